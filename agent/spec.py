@@ -1,0 +1,184 @@
+"""Types shared by the configuration loader, the check kinds and the scheduler.
+
+The loader (`agent.config`) turns checks.yaml into a `Config`; the scheduler
+(`agent.scheduler`) runs each `CheckSpec` through its kind (`agent.checks`)
+and turns the returned `Outcome` into a `Result` that is spooled and sent to
+the collector.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+
+class Status(enum.IntEnum):
+    """Result status, numbered like Nagios plugin exit codes."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+class Category(enum.StrEnum):
+    """Area of the system a check watches."""
+
+    APPLICATION = "application"
+    DATABASE = "database"
+    HARDWARE = "hardware"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one run of a check kind found.
+
+    `values` are the measured numbers in base units (seconds, bytes, ratios
+    as percent), keyed by a short snake_case name. `reason` is a closed,
+    low-cardinality class of the failure, used as a metric label:
+    "" for OK, otherwise one of REASONS.
+    """
+
+    status: Status
+    message: str
+    values: Mapping[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
+REASONS = frozenset(
+    {
+        "threshold",  # a measured value crossed warning or critical
+        "timeout",  # the check or its target did not answer in time
+        "refused",  # connection refused or host unreachable
+        "mismatch",  # wrong status, body, value or row count
+        "not_found",  # process, file, mount, sensor or interface missing
+        "tls",  # certificate invalid, expired or wrong host
+        "error",  # the check raised or the target returned an error
+        "unsupported",  # the machine cannot measure this (no sensors)
+    }
+)
+
+
+class CheckKind(Protocol):
+    """Interface each module in `agent.checks` provides."""
+
+    def run(self, options: Mapping[str, Any], timeout: float) -> Outcome:
+        """Run once against the target, giving up after `timeout` seconds."""
+        ...
+
+
+class MaintenanceWindow(Protocol):
+    """A planned period in which failures must not open cases."""
+
+    name: str
+    checks: frozenset[str]  # empty means every check
+
+    def is_active(self, at: datetime) -> bool: ...
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One validated entry of the `checks:` list.
+
+    Durations are in seconds. `options` holds the kind-specific keys after
+    validation and unit conversion (thresholds as floats in base units).
+    """
+
+    name: str
+    kind: str
+    category: Category
+    interval: float = 7200.0
+    timeout: float = 30.0
+    retries: int = 0
+    retry_interval: float = 60.0
+    recover_after: int = 1
+    open_case_on: frozenset[Status] = frozenset({Status.CRITICAL})
+    depends_on: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    line: int = 0  # line of the entry in the file, for messages
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """The validated `agent:` section."""
+
+    host: str
+    collector: str | None = None  # base URL, e.g. http://127.0.0.1:8080
+    token: str | None = field(default=None, repr=False)
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9531
+    spool: Path | None = None
+    spool_max_bytes: int = 64 * 1024 * 1024
+    ca_bundle: Path | None = None
+    batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole validated checks.yaml."""
+
+    source: Path
+    agent: AgentSettings
+    checks: tuple[CheckSpec, ...]
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+
+
+@dataclass
+class Result:
+    """One run of one check as delivered to the collector.
+
+    `confirmed` is the hard state: false while a failure (or a recovery)
+    still waits for its re-runs. `suppressed` names why a failure may not
+    open a case ("maintenance:NAME" or "depends_on:CHECK"), else None.
+    """
+
+    check: str
+    kind: str
+    category: Category
+    status: Status
+    message: str
+    values: Mapping[str, float]
+    reason: str
+    observed_at: datetime
+    duration_seconds: float
+    confirmed: bool = True
+    suppressed: str | None = None
+    open_case_on: frozenset[Status] = frozenset({Status.CRITICAL})
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the JSON object the collector's results API expects."""
+        return {
+            "id": self.id,
+            "check": self.check,
+            "kind": self.kind,
+            "category": str(self.category),
+            "status": self.status.name,
+            "message": self.message,
+            "values": dict(self.values),
+            "reason": self.reason,
+            "observed_at": self.observed_at.astimezone(timezone.utc).isoformat(),
+            "duration_seconds": round(self.duration_seconds, 6),
+            "confirmed": self.confirmed,
+            "suppressed": self.suppressed,
+            "open_case_on": sorted(s.name for s in self.open_case_on),
+        }
+
+
+def redact_url(url: str) -> str:
+    """Return `url` with any password replaced by `***`, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
