@@ -98,12 +98,14 @@ class _Checker:
         self.lines: dict[KeyPath, int] = {(): 1}
         self._constructor = yaml.SafeLoader("")
 
-    def error(self, path: KeyPath, message: str) -> None:
-        line_path = path
-        while line_path not in self.lines:
-            line_path = line_path[:-1]
+    def error(self, path: KeyPath, message: str, line: int | None = None) -> None:
+        if line is None:
+            line_path = path
+            while line_path not in self.lines:
+                line_path = line_path[:-1]
+            line = self.lines[line_path]
         where = _format_path(path)
-        prefix = f"{self.name}:{self.lines[line_path]}: "
+        prefix = f"{self.name}:{line}: "
         self.errors.append(prefix + (f"{where}: {message}" if where else message))
 
     def convert(self, node: yaml.Node, path: KeyPath) -> Any:
@@ -120,10 +122,10 @@ class _Checker:
                     self.error(path + (str(key),), f"key {key!r} must be a string")
                     continue
                 if key in first_lines:
-                    self.lines[path + (key, "#dup")] = key_line
                     self.error(
-                        path + (key, "#dup"),
+                        path + (key,),
                         f"duplicate key {key!r} (first at line {first_lines[key]})",
+                        line=key_line,
                     )
                     continue
                 first_lines[key] = key_line
