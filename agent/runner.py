@@ -1,0 +1,189 @@
+"""Run one check under a hard timeout.
+
+A kind's `run` is expected to give up after its timeout, but a kind can hang
+in a C call or a stuck socket, so the runner never trusts it: each run is a
+daemon thread, and a waiter thread gives up on it after `timeout` plus a
+small grace. The abandoned thread keeps the check marked as running, so the
+scheduler never starts a second copy of it, and being a daemon thread it
+never keeps the process from exiting. At most one run per check is alive, so
+the number of threads is bounded by twice the number of checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import ModuleType
+
+from agent.checks import load_kind
+from agent.spec import REASONS, CheckSpec, Outcome, Status
+
+log = logging.getLogger(__name__)
+
+#: Seconds the runner waits past a check's timeout before it abandons the run.
+GRACE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished (or abandoned) run of a check.
+
+    `caught` is true when the runner made the outcome itself because the
+    kind raised, timed out or returned something that is not an Outcome.
+    """
+
+    spec: CheckSpec
+    outcome: Outcome
+    observed_at: datetime
+    duration_seconds: float
+    caught: bool
+
+
+def one_line(text: str) -> str:
+    """Return `text` with its line breaks and runs of blanks folded to spaces."""
+    return " ".join(text.split())
+
+
+def format_seconds(seconds: float) -> str:
+    """Return a duration like `30s` or `1.5s` for messages."""
+    return f"{seconds:g}s"
+
+
+class Runner:
+    """Starts check runs in threads and tracks which checks are still running."""
+
+    def __init__(
+        self,
+        kind_loader: Callable[[str], ModuleType] = load_kind,
+        grace: float = GRACE_SECONDS,
+    ) -> None:
+        self._kind_loader = kind_loader
+        self._grace = grace
+        self._lock = threading.Lock()
+        self._running: dict[str, tuple[threading.Thread, threading.Thread]] = {}
+
+    def is_running(self, name: str) -> bool:
+        """Return whether a run of check `name` (or its abandoned thread) lives."""
+        with self._lock:
+            threads = self._running.get(name)
+            if threads is None:
+                return False
+            if any(thread.is_alive() for thread in threads):
+                return True
+            del self._running[name]
+            return False
+
+    def start(self, spec: CheckSpec, on_done: Callable[[Run], None]) -> bool:
+        """Start a run of `spec` and call `on_done` with it from another thread.
+
+        Returns False, and starts nothing, while a run of the same check is
+        alive. `on_done` is called at the latest `timeout + grace` seconds
+        after the start, even if the kind never returns.
+        """
+        if self.is_running(spec.name):
+            return False
+
+        box: list[object] = []
+        worker = threading.Thread(
+            target=self._call_kind,
+            args=(spec, box),
+            name=f"check-{spec.name}",
+            daemon=True,
+        )
+        waiter = threading.Thread(
+            target=self._wait,
+            args=(spec, worker, box, on_done),
+            name=f"wait-{spec.name}",
+            daemon=True,
+        )
+        with self._lock:
+            self._running[spec.name] = (worker, waiter)
+        waiter.start()
+        return True
+
+    def run_now(self, spec: CheckSpec) -> Run:
+        """Run `spec` and return its Run, blocking at most timeout + grace."""
+        done: list[Run] = []
+        finished = threading.Event()
+
+        def collect(run: Run) -> None:
+            done.append(run)
+            finished.set()
+
+        if not self.start(spec, collect):
+            raise RuntimeError(f"check {spec.name!r} is already running")
+        finished.wait()
+        return done[0]
+
+    def _call_kind(self, spec: CheckSpec, box: list[object]) -> None:
+        try:
+            kind = self._kind_loader(spec.kind)
+            box.append(kind.run(spec.options, spec.timeout))
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes UNKNOWN
+            box.append(exc)
+
+    def _wait(
+        self,
+        spec: CheckSpec,
+        worker: threading.Thread,
+        box: list[object],
+        on_done: Callable[[Run], None],
+    ) -> None:
+        started = time.monotonic()
+        worker.start()
+        worker.join(spec.timeout + self._grace)
+        duration = time.monotonic() - started
+        outcome, caught = self._outcome_of(spec, worker, box)
+        run = Run(
+            spec=spec,
+            outcome=outcome,
+            observed_at=datetime.now(UTC),
+            duration_seconds=duration,
+            caught=caught,
+        )
+        try:
+            on_done(run)
+        except Exception:
+            log.exception("handling the result of check %s failed", spec.name)
+
+    def _outcome_of(
+        self, spec: CheckSpec, worker: threading.Thread, box: list[object]
+    ) -> tuple[Outcome, bool]:
+        if worker.is_alive() or not box:
+            log.warning(
+                "check %s timed out after %s; its thread is abandoned",
+                spec.name,
+                format_seconds(spec.timeout),
+            )
+            message = f"timed out after {format_seconds(spec.timeout)}"
+            return Outcome(Status.UNKNOWN, message, reason="timeout"), True
+
+        value = box[0]
+        if isinstance(value, BaseException):
+            message = one_line(f"{type(value).__name__}: {value}")
+            log.error("check %s raised %s", spec.name, message)
+            return Outcome(Status.UNKNOWN, message, reason="error"), True
+
+        if not isinstance(value, Outcome):
+            message = f"kind {spec.kind} returned {type(value).__name__}, not Outcome"
+            log.error("check %s: %s", spec.name, message)
+            return Outcome(Status.UNKNOWN, message, reason="error"), True
+
+        return _normalize(spec, value), False
+
+
+def _normalize(spec: CheckSpec, outcome: Outcome) -> Outcome:
+    """Keep the reason label closed even if a kind returns a stray one."""
+    if outcome.reason == "" or outcome.reason in REASONS:
+        return outcome
+    log.warning(
+        "check %s: kind %s returned unknown reason %r; using 'error'",
+        spec.name,
+        spec.kind,
+        outcome.reason,
+    )
+    return Outcome(outcome.status, outcome.message, outcome.values, "error")

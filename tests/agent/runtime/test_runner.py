@@ -1,0 +1,88 @@
+"""Hard timeouts and caught errors of agent.runner."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from agent.runner import Runner
+from agent.spec import Status
+
+from .conftest import make_spec
+
+
+def test_runner_returns_kind_outcome(runner: Runner) -> None:
+    run = runner.run_now(make_spec(options={"status": "WARNING", "message": "high"}))
+    assert run.outcome.status == Status.WARNING
+    assert run.outcome.message == "high"
+    assert run.caught is False
+
+
+def test_runner_times_out_hanging_kind(runner: Runner) -> None:
+    release = threading.Event()
+    spec = make_spec(timeout=0.3, options={"release": release})
+    started = time.monotonic()
+    run = runner.run_now(spec)
+    elapsed = time.monotonic() - started
+    release.set()
+    assert run.outcome.status == Status.UNKNOWN
+    assert run.outcome.reason == "timeout"
+    assert run.outcome.message == "timed out after 0.3s"
+    assert run.caught is True
+    # Sanity bound for hang detection only: timeout 0.3 s plus grace 0.2 s.
+    assert elapsed < 10
+
+
+def test_runner_timeout_message_whole_seconds(runner: Runner) -> None:
+    release = threading.Event()
+    run = runner.run_now(make_spec(timeout=1.0, options={"release": release}))
+    release.set()
+    assert run.outcome.message == "timed out after 1s"
+
+
+def test_runner_catches_exception_on_one_line(runner: Runner) -> None:
+    run = runner.run_now(make_spec(options={"raise": "disk\n  gone"}))
+    assert run.outcome.status == Status.UNKNOWN
+    assert run.outcome.reason == "error"
+    assert run.outcome.message == "RuntimeError: disk gone"
+    assert run.caught is True
+
+
+def test_runner_rejects_non_outcome() -> None:
+    class Kind:
+        @staticmethod
+        def run(options, timeout):
+            return "OK"
+
+    runner = Runner(kind_loader=lambda kind: Kind, grace=0.2)
+    run = runner.run_now(make_spec())
+    assert run.outcome.status == Status.UNKNOWN
+    assert run.outcome.message == "kind fake returned str, not Outcome"
+
+
+def test_runner_unknown_kind_is_error() -> None:
+    run = Runner(grace=0.2).run_now(make_spec(kind="no-such-kind"))
+    assert run.outcome.status == Status.UNKNOWN
+    assert run.outcome.reason == "error"
+    assert run.outcome.message == "KeyError: 'no-such-kind'"
+
+
+def test_runner_maps_stray_reason_to_error(runner: Runner) -> None:
+    spec = make_spec(options={"status": "CRITICAL", "reason": "weird"})
+    assert runner.run_now(spec).outcome.reason == "error"
+
+
+def test_runner_busy_until_abandoned_thread_ends(runner: Runner) -> None:
+    release = threading.Event()
+    spec = make_spec(timeout=0.1, options={"release": release})
+    runner.run_now(spec)
+    busy_while_hanging = runner.is_running(spec.name)
+    started_again = runner.start(spec, lambda run: None)
+    release.set()
+    for _ in range(200):
+        if not runner.is_running(spec.name):
+            break
+        time.sleep(0.05)
+    assert busy_while_hanging is True
+    assert started_again is False
+    assert runner.is_running(spec.name) is False
