@@ -12,7 +12,7 @@ import enum
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -163,7 +163,7 @@ class Result:
             "message": self.message,
             "values": dict(self.values),
             "reason": self.reason,
-            "observed_at": self.observed_at.astimezone(timezone.utc).isoformat(),
+            "observed_at": self.observed_at.astimezone(UTC).isoformat(),
             "duration_seconds": round(self.duration_seconds, 6),
             "confirmed": self.confirmed,
             "suppressed": self.suppressed,

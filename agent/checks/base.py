@@ -1,0 +1,81 @@
+"""Helpers the check kinds share: grading, message cleaning, bounded calls."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from agent.spec import Status
+
+MESSAGE_MAX_LENGTH = 300
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+T = TypeVar("T")
+
+
+class CallTimeout(Exception):
+    """A bounded call did not return in time; its thread is left behind."""
+
+
+def clean_text(text: str, limit: int = MESSAGE_MAX_LENGTH) -> str:
+    """Return `text` on one line without control characters, cut to `limit`."""
+    flat = _CONTROL.sub(" ", text).strip()
+    flat = re.sub(r" {2,}", " ", flat)
+    if len(flat) > limit:
+        flat = flat[: limit - 3].rstrip() + "..."
+    return flat
+
+
+def grade(
+    value: float,
+    warning: float | None,
+    critical: float | None,
+    higher_is_worse: bool = True,
+) -> Status:
+    """Return the status of `value` against its thresholds (None: not set)."""
+    if higher_is_worse:
+        if critical is not None and value >= critical:
+            return Status.CRITICAL
+        if warning is not None and value >= warning:
+            return Status.WARNING
+        return Status.OK
+    if critical is not None and value <= critical:
+        return Status.CRITICAL
+    if warning is not None and value <= warning:
+        return Status.WARNING
+    return Status.OK
+
+
+def limit_for(status: Status, warning: float | None, critical: float | None) -> float:
+    """Return the threshold that `status` crossed."""
+    value = critical if status is Status.CRITICAL else warning
+    assert value is not None
+    return value
+
+
+def call_with_timeout(function: Callable[[], T], timeout: float) -> T:
+    """Return `function()`, or raise CallTimeout after `timeout` seconds.
+
+    The call runs in a daemon thread because a hung system call (statvfs of
+    a dead NFS mount) cannot be interrupted. On timeout that thread is left
+    blocked in the kernel, but the check returns and the agent can exit.
+    """
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = function()
+        except BaseException as error:  # noqa: B036 - handed to the caller
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="bounded-call", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise CallTimeout(f"no answer within {timeout:g}s")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]

@@ -1,0 +1,276 @@
+"""Run a query against a database through SQLAlchemy and check its answer.
+
+SQLAlchemy and the database driver are imported only when an sql check is
+configured, so an agent without one never loads them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agent.checks.base import clean_text, grade, limit_for
+from agent.checks.schema import Option, OptionContext, SecretURL, Threshold
+from agent.spec import Category, Outcome, Status, redact_url
+from agent.units import format_duration
+
+logger = logging.getLogger(__name__)
+
+CATEGORY = Category.DATABASE
+
+OPTIONS = (
+    Option("url", "str", required=True, help="SQLAlchemy database URL"),
+    Option("query", "str", default="SELECT 1", help="SQL to run"),
+    Option("expect", "str", help="text the first column of the first row must equal"),
+    Option("expect_rows", "int", minimum=0, help="exact number of rows"),
+    Option("min_rows", "int", minimum=0, help="minimum number of rows"),
+    Option(
+        "connect_timeout",
+        "duration",
+        minimum=0.001,
+        help="time allowed to connect; default: the check's timeout",
+    ),
+    Option("warning", "duration", help="connect and query time that warns"),
+    Option("critical", "duration", help="connect and query time that is critical"),
+)
+
+THRESHOLDS = (Threshold("warning", "critical"),)
+
+# Rows read at most; enough for any row-count rule a health query needs.
+MAX_ROWS = 10_000
+
+# Python module each SQLAlchemy driver name imports.
+DRIVER_MODULES = {
+    "pysqlite": "sqlite3",
+    "psycopg": "psycopg",
+    "psycopg2": "psycopg2",
+    "pg8000": "pg8000",
+    "pymysql": "pymysql",
+    "mysqldb": "MySQLdb",
+    "mysqlconnector": "mysql.connector",
+}
+
+EXTRAS = {"postgresql": "postgresql", "mysql": "mysql"}
+
+
+def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, str]]:
+    """Parse the URL, find its driver and anchor a relative SQLite path."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    shown = redact_url(options["url"])
+    try:
+        url = make_url(options["url"])
+        dialect = url.get_dialect()
+    except ArgumentError:
+        return [
+            (
+                "url",
+                f"invalid database URL '{shown}'; write it like "
+                "postgresql+psycopg://user@127.0.0.1/name or sqlite:///file.db",
+            )
+        ]
+    except NoSuchModuleError:
+        return [
+            (
+                "url",
+                f"unknown database dialect in '{shown}'; use postgresql, mysql or "
+                "sqlite with a driver like postgresql+psycopg",
+            )
+        ]
+
+    module = DRIVER_MODULES.get(dialect.driver)
+    if module is not None and importlib.util.find_spec(module.split(".")[0]) is None:
+        extra = EXTRAS.get(url.get_backend_name(), url.get_backend_name())
+        return [
+            (
+                "url",
+                f"the driver {module} for '{shown}' is not installed; install it "
+                f"with pip install 'pelihara[{extra}]'",
+            )
+        ]
+
+    if url.get_backend_name() == "sqlite" and url.database not in (
+        None,
+        "",
+        ":memory:",
+    ):
+        database = Path(url.database).expanduser()
+        if not database.is_absolute():
+            url = url.set(database=str(context.base_dir / database))
+    if options["expect_rows"] is not None and options["min_rows"] is not None:
+        return [("min_rows", "set either expect_rows or min_rows, not both")]
+
+    options["url"] = SecretURL(url.render_as_string(hide_password=False))
+    if options["connect_timeout"] is None:
+        options["connect_timeout"] = context.timeout
+    return []
+
+
+def run(options: Mapping[str, Any], timeout: float) -> Outcome:
+    """Connect, run the query within `timeout` and check the rows."""
+    from sqlalchemy import create_engine, event, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    url = make_url(options["url"])
+    shown = redact_url(options["url"])
+    backend = url.get_backend_name()
+    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
+        # SQLite creates a missing file, which would hide a lost database.
+        if not Path(url.database).is_file():
+            return Outcome(
+                Status.CRITICAL,
+                f"{shown}: database file {url.database} not found",
+                reason="not_found",
+            )
+
+    started = time.monotonic()
+    deadline = started + timeout
+    connect_timeout = min(options["connect_timeout"], timeout)
+    engine = create_engine(
+        url,
+        poolclass=NullPool,
+        connect_args=_connect_args(backend, connect_timeout, timeout),
+    )
+    if backend == "sqlite":
+        event.listen(engine, "connect", _interrupt_after(deadline))
+
+    try:
+        with engine.connect() as connection:
+            result = connection.execute(text(options["query"]))
+            rows = result.fetchmany(MAX_ROWS) if result.returns_rows else []
+    except DBAPIError as error:
+        return _failure(shown, error.orig, url.password, timeout)
+    except SQLAlchemyError as error:
+        return _failure(shown, error, url.password, timeout)
+    finally:
+        engine.dispose()
+
+    elapsed = time.monotonic() - started
+    values = {"latency_seconds": round(elapsed, 6), "rows": float(len(rows))}
+    return _judge(rows, elapsed, shown, options, values)
+
+
+def _connect_args(
+    backend: str, connect_timeout: float, timeout: float
+) -> dict[str, Any]:
+    if backend == "postgresql":
+        milliseconds = max(1, int(timeout * 1000))
+        return {
+            # libpq takes whole seconds and treats values below 2 as 2.
+            "connect_timeout": max(2, math.ceil(connect_timeout)),
+            "options": f"-c statement_timeout={milliseconds}",
+        }
+    if backend == "mysql":
+        seconds = max(1, math.ceil(timeout))
+        return {
+            "connect_timeout": max(1, math.ceil(connect_timeout)),
+            "read_timeout": seconds,
+            "write_timeout": seconds,
+        }
+    if backend == "sqlite":
+        return {"timeout": connect_timeout}
+    return {}
+
+
+def _interrupt_after(deadline: float) -> Any:
+    """Return a connect hook that aborts SQLite statements after `deadline`."""
+
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # The handler runs every 1000 virtual machine steps; a true result
+        # makes SQLite abort the statement with "interrupted".
+        dbapi_connection.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+
+    return on_connect
+
+
+def _judge(
+    rows: list[Any],
+    elapsed: float,
+    shown: str,
+    options: Mapping[str, Any],
+    values: dict[str, float],
+) -> Outcome:
+    count = len(rows)
+    if options["expect_rows"] is not None and count != options["expect_rows"]:
+        return Outcome(
+            Status.CRITICAL,
+            f"{shown}: query returned {count} rows, expected {options['expect_rows']}",
+            values,
+            reason="mismatch",
+        )
+    if options["min_rows"] is not None and count < options["min_rows"]:
+        return Outcome(
+            Status.CRITICAL,
+            f"{shown}: query returned {count} rows, expected at least "
+            f"{options['min_rows']}",
+            values,
+            reason="mismatch",
+        )
+    if options["expect"] is not None:
+        found = _first_value(rows)
+        if found != options["expect"]:
+            return Outcome(
+                Status.CRITICAL,
+                f"{shown}: query returned {clean_text(found, 80)!r}, expected "
+                f"{options['expect']!r}",
+                values,
+                reason="mismatch",
+            )
+
+    message = f"{shown}: query returned {count} rows in {format_duration(elapsed)}"
+    status = grade(elapsed, options["warning"], options["critical"])
+    if status is Status.OK:
+        return Outcome(status, message, values)
+    limit = limit_for(status, options["warning"], options["critical"])
+    return Outcome(
+        status,
+        f"{message} ({status.name.lower()} at {format_duration(limit)})",
+        values,
+        reason="threshold",
+    )
+
+
+def _first_value(rows: list[Any]) -> str:
+    if not rows or len(rows[0]) == 0:
+        return "(no rows)"
+    value = rows[0][0]
+    return "NULL" if value is None else str(value)
+
+
+def _failure(
+    shown: str, error: BaseException, password: str | None, timeout: float
+) -> Outcome:
+    detail = str(error)
+    if password:
+        detail = detail.replace(password, "***")
+    detail = clean_text(detail, 200)
+    lowered = detail.lower()
+    if (
+        "statement timeout" in lowered
+        or "interrupted" in lowered
+        or "timed out" in lowered
+        or "timeout expired" in lowered
+    ):
+        return Outcome(
+            Status.CRITICAL,
+            f"{shown}: no answer within {timeout:g}s ({detail})",
+            reason="timeout",
+        )
+    if (
+        "refused" in lowered
+        or "can't connect" in lowered
+        or "could not connect" in lowered
+        or "no route" in lowered
+    ):
+        return Outcome(
+            Status.CRITICAL, f"{shown}: connection failed: {detail}", reason="refused"
+        )
+    return Outcome(Status.CRITICAL, f"{shown}: query failed: {detail}", reason="error")
