@@ -1,0 +1,262 @@
+"""Durable on-disk queue of results waiting for the collector.
+
+Each result is one JSON file, `<write time ns>-<result id>.json`, holding
+the payload sent to the collector. A file is written to a `.tmp-` name,
+fsync'd, renamed into place and the folder fsync'd, so after a crash a
+result is either wholly in the spool or not at all. Temp files left by a
+crash are removed on open. A result leaves the spool only when the collector
+acknowledged it (`ack`) or rejected it as invalid (`reject`, which moves it
+to `rejected/`). Because the id is stored in the file, a result resent after
+a crash carries the same id and the collector stores it once.
+
+The spool is bounded by size: when a new result does not fit, the oldest OK
+results are dropped first and failures only when no OK result is left.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".json"
+TEMP_PREFIX = ".tmp-"
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One spooled result: its file name, size in bytes and payload."""
+
+    name: str
+    size: int
+    written_ns: int
+    payload: Mapping[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.payload.get("status", ""))
+
+    @property
+    def id(self) -> str:
+        return str(self.payload.get("id", ""))
+
+
+def default_spool_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Return the spool folder used when `agent.spool` is not set.
+
+    /var/lib/pelihara/spool for root, else $XDG_STATE_HOME/pelihara/spool
+    with XDG_STATE_HOME defaulting to ~/.local/state.
+    """
+    env = os.environ if environ is None else environ
+    if os.geteuid() == 0:
+        return Path("/var/lib/pelihara/spool")
+    state_home = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state_home) / "pelihara" / "spool"
+
+
+class Spool:
+    """The spool folder, with an in-memory index of its entries, oldest first.
+
+    Thread-safe: the scheduler's threads write while the delivery thread
+    reads, acknowledges and rejects. `on_drop(entry)` is called for each
+    result dropped because the spool was full.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        max_bytes: int,
+        on_drop: Callable[[Entry], None] | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self._on_drop = on_drop
+        self._lock = threading.Lock()
+        self._entries: dict[str, Entry] = {}
+        self._bytes = 0
+        self._last_ns = 0
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._load()
+
+    def _load(self) -> None:
+        removed = 0
+        for path in sorted(self.directory.iterdir()):
+            if path.name.startswith(TEMP_PREFIX):
+                path.unlink(missing_ok=True)
+                removed += 1
+                continue
+            if not path.is_file() or not path.name.endswith(SUFFIX):
+                continue
+            entry = self._read(path)
+            if entry is not None:
+                self._entries[entry.name] = entry
+                self._bytes += entry.size
+        if removed:
+            _fsync_dir(self.directory)
+            log.warning(
+                "removed %d half-written spool files from %s", removed, self.directory
+            )
+        if self._entries:
+            log.info(
+                "spool %s holds %d results from an earlier run",
+                self.directory,
+                len(self._entries),
+            )
+
+    def _read(self, path: Path) -> Entry | None:
+        try:
+            written_ns = int(path.name.split("-", 1)[0])
+            data = path.read_bytes()
+            payload = json.loads(data)
+            if not isinstance(payload, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            # A renamed file is complete, so this is outside damage (disk,
+            # an operator's edit); keep it for inspection but never resend it.
+            log.error("spool file %s is unreadable (%s); moving it aside", path, exc)
+            self._move_aside(path.name, f"unreadable spool file: {exc}")
+            return None
+        return Entry(path.name, len(data), written_ns, payload)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        with self._lock:
+            return self._bytes
+
+    def put(self, payload: Mapping[str, Any]) -> Entry | None:
+        """Write one result payload durably and return its entry.
+
+        Drops older results first if the new one does not fit in max_bytes,
+        and drops the new one (returning None) if it alone is larger.
+        Raises OSError if the file cannot be written, leaving the spool as it
+        was apart from the drops.
+        """
+        data = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+        dropped: list[Entry] = []
+        try:
+            with self._lock:
+                written_ns = max(time.time_ns(), self._last_ns + 1)
+                self._last_ns = written_ns
+                name = f"{written_ns:020d}-{payload['id']}{SUFFIX}"
+                entry = Entry(name, len(data), written_ns, payload)
+                if entry.size > self.max_bytes:
+                    dropped.append(entry)
+                    return None
+                dropped.extend(self._make_room(entry.size))
+                self._write_file(name, data)
+                self._entries[name] = entry
+                self._bytes += entry.size
+                return entry
+        finally:
+            # Reported outside the lock because on_drop may read the spool.
+            for old in dropped:
+                self._report_drop(old)
+
+    def _make_room(self, size: int) -> list[Entry]:
+        dropped: list[Entry] = []
+        if self._bytes + size <= self.max_bytes:
+            return dropped
+        # Sorted by name is oldest first; OK results go before any failure.
+        order = sorted(self._entries.values(), key=lambda e: (e.status != "OK", e.name))
+        for entry in order:
+            if self._bytes + size <= self.max_bytes:
+                break
+            self._unlink(entry)
+            dropped.append(entry)
+        if dropped:
+            _fsync_dir(self.directory)
+        return dropped
+
+    def _report_drop(self, entry: Entry) -> None:
+        log.warning(
+            "spool %s is full (%d bytes max); dropped %s result %s of check %s",
+            self.directory,
+            self.max_bytes,
+            entry.status,
+            entry.id,
+            entry.payload.get("check"),
+        )
+        if self._on_drop is not None:
+            self._on_drop(entry)
+
+    def _write_file(self, name: str, data: bytes) -> None:
+        temp = self.directory / f"{TEMP_PREFIX}{name}"
+        try:
+            with open(temp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.directory / name)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.directory)
+
+    def _unlink(self, entry: Entry) -> None:
+        (self.directory / entry.name).unlink(missing_ok=True)
+        self._entries.pop(entry.name, None)
+        self._bytes -= entry.size
+
+    def pending(self, limit: int) -> list[Entry]:
+        """Return up to `limit` entries, oldest first."""
+        with self._lock:
+            names = sorted(self._entries)[:limit]
+            return [self._entries[name] for name in names]
+
+    def oldest_age_seconds(self) -> float:
+        """Return the seconds since the oldest entry was written, 0 if empty."""
+        with self._lock:
+            if not self._entries:
+                return 0.0
+            oldest = min(self._entries)
+            written_ns = self._entries[oldest].written_ns
+        return max(0.0, (time.time_ns() - written_ns) / 1e9)
+
+    def ack(self, entries: Iterable[Entry]) -> None:
+        """Remove entries the collector acknowledged."""
+        with self._lock:
+            for entry in entries:
+                if entry.name in self._entries:
+                    self._unlink(entry)
+            _fsync_dir(self.directory)
+
+    def reject(self, entries: Iterable[Entry], error: str) -> None:
+        """Move entries the collector rejected to `rejected/`, with the error."""
+        with self._lock:
+            for entry in entries:
+                if entry.name not in self._entries:
+                    continue
+                self._move_aside(entry.name, error)
+                self._entries.pop(entry.name)
+                self._bytes -= entry.size
+            _fsync_dir(self.directory)
+
+    def _move_aside(self, name: str, error: str) -> None:
+        # NOTE: rejected/ is not bounded by max_bytes; it needs an operator to
+        # read and delete it, which is the point of keeping it.
+        rejected = self.directory / REJECTED
+        rejected.mkdir(exist_ok=True)
+        os.replace(self.directory / name, rejected / name)
+        (rejected / f"{name}.error").write_text(error + "\n", encoding="utf-8")
+        _fsync_dir(rejected)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
