@@ -1,0 +1,238 @@
+"""The JSON API under /api/v1, plus /healthz and /metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, selectinload
+
+from collector.auth import bearer_token, require_roles
+from collector.db import get_database, get_session
+from collector.ingest import (
+    DEFAULT_REOPEN_WINDOW,
+    BatchError,
+    ingest_batch,
+    parse_batch,
+)
+from collector.metrics import increment_counters, render_metrics
+from collector.models import CASE_STATUSES, Case, CaseEvent, Check, Host, Result, utcnow
+from collector.tokens import find_agent_token
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+health = Blueprint("health", __name__)
+MAX_LIMIT = 1000
+ROLES_READ = ()  # every authenticated user may read cases
+
+
+def error(status: int, message: str, field: str | None = None) -> Response:
+    """Return a JSON error answer naming the bad field, if any."""
+    body: dict[str, Any] = {"error": message}
+    if field is not None:
+        body["field"] = field
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def iso(value: datetime | None) -> str | None:
+    """Render a timestamp as ISO 8601 with its UTC offset."""
+    return value.isoformat() if value is not None else None
+
+
+def case_to_json(case: Case) -> dict[str, Any]:
+    """Return the summary of a case as the API shows it."""
+    return {
+        "id": case.id,
+        "host": case.host_name,
+        "check": case.check_name,
+        "title": case.title,
+        "source": case.source,
+        "status": case.status,
+        "resolution": case.resolution,
+        "step": case.step,
+        "classification": case.classification,
+        "application": case.application,
+        "unit": case.unit,
+        "occurrences": case.occurrences,
+        "reopen_count": case.reopen_count,
+        "duplicate_of": case.duplicate_of_id,
+        "opened_at": iso(case.opened_at),
+        "last_seen_at": iso(case.last_seen_at),
+        "recovered_at": iso(case.recovered_at),
+        "closed_at": iso(case.closed_at),
+    }
+
+
+def result_to_json(result: Result) -> dict[str, Any]:
+    return {
+        "id": result.result_id,
+        "check": result.check.name,
+        "status": result.status,
+        "message": result.message,
+        "values": result.values,
+        "reason": result.reason,
+        "observed_at": iso(result.observed_at),
+        "received_at": iso(result.received_at),
+        "confirmed": result.confirmed,
+        "suppressed": result.suppressed,
+        "late": result.late,
+    }
+
+
+def event_to_json(event: CaseEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": iso(event.at),
+        "actor": event.actor,
+        "kind": event.kind,
+        "detail": event.detail,
+    }
+
+
+def _count_error(kind: str) -> None:
+    # A separate transaction, because the rejected request wrote nothing.
+    try:
+        with get_database().session() as session, session.begin():
+            increment_counters(session, {("ingest_errors", kind): 1})
+    except Exception:  # noqa: BLE001 - metrics must not turn a 4xx into a 500
+        logger.exception("could not count an ingest error of kind %s", kind)
+
+
+@bp.post("/results")
+def post_results() -> Response:
+    token_text = bearer_token()
+    if not token_text:
+        _count_error("unauthorized")
+        return error(401, "missing agent token: send 'Authorization: Bearer <token>'")
+    session = get_session()
+    token = find_agent_token(session, token_text)
+    if token is None:
+        _count_error("unauthorized")
+        return error(401, "unknown or revoked agent token")
+
+    payload = request.get_json(silent=True)
+    if payload is None:
+        _count_error("invalid")
+        return error(
+            400,
+            "the body is not JSON; send a JSON object with Content-Type "
+            "application/json",
+        )
+    try:
+        agent, results = parse_batch(payload)
+    except BatchError as problem:
+        _count_error("invalid")
+        return error(422, str(problem), problem.field)
+
+    if agent.host != token.host.name:
+        _count_error("forbidden")
+        logger.warning(
+            "agent token %d of host %s was used for host %r",
+            token.id,
+            token.host.name,
+            agent.host[:255],
+        )
+        return error(
+            403,
+            f"agent.host {agent.host!r} does not match the token's host "
+            f"{token.host.name!r}; use the token issued for {agent.host!r}",
+            "agent.host",
+        )
+
+    reopen_window = current_app.config.get("REOPEN_WINDOW", DEFAULT_REOPEN_WINDOW)
+    if not isinstance(reopen_window, timedelta):
+        reopen_window = timedelta(seconds=float(reopen_window))
+    outcome = ingest_batch(session, token, agent, results, utcnow(), reopen_window)
+    return jsonify(outcome.to_json())
+
+
+def _case_query(session: Session) -> Any:
+    return select(Case).options(selectinload(Case.host), selectinload(Case.check))
+
+
+@bp.get("/cases")
+@require_roles(*ROLES_READ)
+def list_cases() -> Response:
+    session = get_session()
+    statement = _case_query(session).order_by(Case.opened_at.desc(), Case.id.desc())
+
+    status = request.args.get("status")
+    if status:
+        if status not in CASE_STATUSES:
+            return error(
+                400,
+                f"invalid status {status!r}; expected one of "
+                f"{', '.join(CASE_STATUSES)}",
+                "status",
+            )
+        statement = statement.where(Case.status == status)
+    host = request.args.get("host")
+    if host:
+        statement = statement.where(Case.host.has(Host.name == host))
+    check = request.args.get("check")
+    if check:
+        statement = statement.where(Case.check.has(Check.name == check))
+
+    try:
+        limit = int(request.args.get("limit", "100"))
+        offset = int(request.args.get("offset", "0"))
+    except ValueError:
+        return error(400, "limit and offset must be whole numbers", "limit")
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        return error(
+            400, f"limit must be 1 to {MAX_LIMIT} and offset 0 or more", "limit"
+        )
+    cases = session.scalars(statement.limit(limit).offset(offset)).all()
+    return jsonify({"cases": [case_to_json(case) for case in cases]})
+
+
+DETAIL_EXTENSIONS_KEY = "pelihara.case_detail"
+CaseDetailExtension = Callable[[Case, dict[str, Any]], None]
+
+
+def register_case_detail(app: Flask, extension: CaseDetailExtension) -> None:
+    """Let `extension(case, body)` add keys to GET /api/v1/cases/<id>."""
+    app.extensions.setdefault(DETAIL_EXTENSIONS_KEY, []).append(extension)
+
+
+def case_detail_json(case: Case) -> dict[str, Any]:
+    """Return a case with its results and history, as GET /cases/<id> shows it."""
+    body = case_to_json(case)
+    body["results"] = [result_to_json(result) for result in case.results]
+    body["events"] = [event_to_json(event) for event in case.events]
+    for extension in current_app.extensions.get(DETAIL_EXTENSIONS_KEY, []):
+        extension(case, body)
+    return body
+
+
+@bp.get("/cases/<int:case_id>")
+@require_roles(*ROLES_READ)
+def get_case(case_id: int) -> Response:
+    session = get_session()
+    case = session.scalar(_case_query(session).where(Case.id == case_id))
+    if case is None:
+        return error(404, f"case {case_id} not found")
+    return jsonify(case_detail_json(case))
+
+
+@health.get("/healthz")
+def healthz() -> Response:
+    try:
+        get_session().execute(text("SELECT 1"))
+    except Exception as problem:  # noqa: BLE001 - report any database failure
+        logger.error("health check failed: %s", problem)
+        return error(503, "database unreachable")
+    return jsonify({"status": "ok"})
+
+
+@health.get("/metrics")
+def metrics() -> Response:
+    body = render_metrics(get_database().sessionmaker)
+    return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")

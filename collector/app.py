@@ -1,0 +1,117 @@
+"""The collector's Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from collector import __version__, api, auth, db, ui
+from collector.ingest import DEFAULT_REOPEN_WINDOW
+
+logger = logging.getLogger(__name__)
+
+SECRET_KEY_VARIABLE = "PELIHARA_SECRET_KEY"
+SECRET_KEY_FILE = "secret_key"
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def load_secret_key(data_dir: Path) -> str:
+    """Return $PELIHARA_SECRET_KEY, else the key kept in the data folder.
+
+    A missing key file is created with mode 0600. It is written to a
+    temporary file and linked into place, so that several workers starting
+    at once all end up reading the same complete key.
+    """
+    configured = os.environ.get(SECRET_KEY_VARIABLE)
+    if configured:
+        return configured
+    path = data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=data_dir, prefix=".secret_key.")
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_hex(32))
+            os.chmod(temporary, 0o600)
+            try:
+                os.link(temporary, path)
+                logger.info("created a new session secret key in %s", path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(temporary)
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(
+            f"{path} is empty; delete it to have a new key made, or set "
+            f"{SECRET_KEY_VARIABLE}"
+        )
+    return key
+
+
+def _answer_error(error: HTTPException) -> Response | tuple[str, int]:
+    if auth.is_api_request() or request.path in ("/healthz", "/metrics"):
+        response = api.error(error.code or 500, error.description or error.name)
+        return response
+    return (
+        render_template("error.html", error=error),
+        error.code or 500,
+    )
+
+
+def _answer_unexpected(error: Exception) -> Response | tuple[str, int]:
+    logger.exception("unhandled error on %s %s", request.method, request.path)
+    if auth.is_api_request():
+        return api.error(500, "internal error; see the collector log")
+    return render_template("error.html", error=None), 500
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the collector application.
+
+    Keys of `config` override the defaults: DATABASE_URL, DATA_DIR,
+    SECRET_KEY, REOPEN_WINDOW (a timedelta or seconds) and any Flask or
+    Flask-WTF setting. Missing tables are created.
+    """
+    config = dict(config or {})
+    app = Flask(__name__)
+    data_dir = db.resolve_data_dir(config.pop("DATA_DIR", None))
+    database_url = db.resolve_database_url(config.pop("DATABASE_URL", None), data_dir)
+    app.config.update(
+        DATA_DIR=data_dir,
+        DATABASE_URL=database_url,
+        REOPEN_WINDOW=DEFAULT_REOPEN_WINDOW,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(config)
+    if isinstance(app.config["REOPEN_WINDOW"], int | float):
+        app.config["REOPEN_WINDOW"] = timedelta(seconds=app.config["REOPEN_WINDOW"])
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_secret_key(data_dir)
+    app.jinja_env.globals["version"] = __version__
+
+    database = db.Database(database_url)
+    db.create_schema(database.engine)
+    db.init_app(app, database)
+    logger.info("collector using database %s", db.redact(database_url))
+
+    auth.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(api.health)
+    app.register_blueprint(ui.bp)
+    app.register_error_handler(HTTPException, _answer_error)
+    if not app.testing:
+        app.register_error_handler(Exception, _answer_unexpected)
+    return app

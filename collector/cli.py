@@ -1,0 +1,303 @@
+"""The `pelihara-collector` command: serve, tokens, users and backups."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from collector import __version__
+from collector.backup import BackupError, backup_database
+from collector.db import (
+    Database,
+    create_schema,
+    redact,
+    resolve_data_dir,
+    resolve_database_url,
+)
+from collector.heartbeat import HeartbeatMonitor
+from collector.models import ROLES
+from collector.tokens import (
+    TokenError,
+    create_agent_token,
+    create_user,
+    list_agent_tokens,
+    revoke_agent_token,
+)
+
+logger = logging.getLogger(__name__)
+PROGRAM = "pelihara-collector"
+
+
+class CommandError(Exception):
+    """A failed command; main prints the message and exits with status 2."""
+
+
+def _settings(arguments: argparse.Namespace) -> tuple[Path, str]:
+    data_dir = resolve_data_dir(arguments.data_dir)
+    return data_dir, resolve_database_url(arguments.database_url, data_dir)
+
+
+def _open_database(arguments: argparse.Namespace) -> Database:
+    _, url = _settings(arguments)
+    database = Database(url)
+    create_schema(database.engine)
+    return database
+
+
+def _write_secret(path: Path, text: str) -> None:
+    # Created with mode 0600 from the start, so the token is never readable
+    # by others, not even for a moment.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text + "\n")
+
+
+def command_agent_token(arguments: argparse.Namespace) -> int:
+    database = _open_database(arguments)
+    with database.session() as session:
+        record, token = create_agent_token(session, arguments.host)
+        session.commit()
+        token_id = record.id
+    if arguments.output:
+        _write_secret(Path(arguments.output), token)
+        print(
+            f"agent token {token_id} for host {arguments.host} written to "
+            f"{arguments.output}"
+        )
+    else:
+        print(f"agent token {token_id} for host {arguments.host} (shown once):")
+        print(token)
+    return 0
+
+
+def command_agent_tokens(arguments: argparse.Namespace) -> int:
+    database = _open_database(arguments)
+    with database.session() as session:
+        records = list_agent_tokens(session)
+        print(
+            f"{'ID':>4}  {'HOST':<24} {'PREFIX':<12} {'CREATED':<20} "
+            f"{'LAST USED':<20} REVOKED"
+        )
+        for record in records:
+            print(
+                f"{record.id:>4}  {record.host.name:<24} {record.prefix:<12} "
+                f"{_when(record.created_at):<20} {_when(record.last_used_at):<20} "
+                f"{_when(record.revoked_at)}"
+            )
+    return 0
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value is not None else "-"
+
+
+def command_revoke_token(arguments: argparse.Namespace) -> int:
+    database = _open_database(arguments)
+    with database.session() as session:
+        record = revoke_agent_token(session, arguments.id)
+        session.commit()
+        print(f"agent token {record.id} of host {record.host.name} revoked")
+    return 0
+
+
+def command_create_user(arguments: argparse.Namespace) -> int:
+    password = None
+    if arguments.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    database = _open_database(arguments)
+    with database.session() as session:
+        created = create_user(
+            session,
+            arguments.name,
+            arguments.role,
+            unit=arguments.unit,
+            vendor=arguments.vendor,
+            password=password,
+        )
+        session.commit()
+    print(f"user {arguments.name} created with role {arguments.role}")
+    print(f"API token (shown once): {created.api_token}")
+    if created.password_generated:
+        print(f"password (shown once): {created.password}")
+    return 0
+
+
+def command_backup(arguments: argparse.Namespace) -> int:
+    data_dir, url = _settings(arguments)
+    output_dir = Path(arguments.output_dir) if arguments.output_dir else None
+    target = backup_database(url, output_dir or data_dir / "backups")
+    print(target)
+    return 0
+
+
+class CollectorServer(BaseApplication):
+    """gunicorn running the collector, configured from the command line.
+
+    Each worker builds its own application after the fork (no preload), so
+    no database connection is shared between processes. The heartbeat
+    monitor runs once, in the gunicorn master.
+    """
+
+    def __init__(self, options: dict[str, Any], app_config: dict[str, Any]) -> None:
+        self.options = options
+        self.app_config = app_config
+        self.monitor: HeartbeatMonitor | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        self.cfg.set("when_ready", self._start_monitor)
+        self.cfg.set("on_exit", self._stop_monitor)
+
+    def load(self) -> Any:
+        from collector.app import create_app
+
+        return create_app(dict(self.app_config))
+
+    def _start_monitor(self, server: Any) -> None:
+        database = Database(self.app_config["DATABASE_URL"])
+        self.monitor = HeartbeatMonitor(database)
+        self.monitor.start()
+
+    def _stop_monitor(self, server: Any) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
+            self.monitor.database.dispose()
+
+
+def command_serve(arguments: argparse.Namespace) -> int:
+    data_dir, url = _settings(arguments)
+    # Made once here, before the workers start, so they do not race to
+    # create tables.
+    database = Database(url)
+    create_schema(database.engine)
+    database.dispose()
+    logger.info(
+        "serving on %s:%d with %d workers of %d threads, database %s",
+        arguments.host,
+        arguments.port,
+        arguments.workers,
+        arguments.threads,
+        redact(url),
+    )
+    options = {
+        "bind": f"{arguments.host}:{arguments.port}",
+        "workers": arguments.workers,
+        "threads": arguments.threads,
+        "worker_class": "gthread",
+        "accesslog": "-",
+        "graceful_timeout": 10,
+        "timeout": 60,
+    }
+    app_config = {"DATA_DIR": str(data_dir), "DATABASE_URL": url}
+    CollectorServer(options, app_config).run()
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="Receive agent results and track maintenance cases.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"{PROGRAM} {__version__}"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="SQLAlchemy database URL (default $PELIHARA_DATABASE_URL, else "
+        "SQLite in the data folder)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        help="folder for the SQLite file, the secret key and backups "
+        "(default $PELIHARA_DATA_DIR, else ./var)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the web server (gunicorn)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="TCP port")
+    serve.add_argument(
+        "--workers", type=_positive, default=2, help="worker processes (default 2)"
+    )
+    serve.add_argument(
+        "--threads", type=_positive, default=4, help="threads per worker (default 4)"
+    )
+    serve.set_defaults(handler=command_serve)
+
+    token = commands.add_parser("agent-token", help="create a token for an agent")
+    token.add_argument("host", metavar="HOST", help="host name the agent reports as")
+    token.add_argument(
+        "--output", metavar="FILE", help="write the token to FILE (mode 0600)"
+    )
+    token.set_defaults(handler=command_agent_token)
+
+    tokens = commands.add_parser("agent-tokens", help="list agent tokens")
+    tokens.set_defaults(handler=command_agent_tokens)
+
+    revoke = commands.add_parser("revoke-token", help="revoke an agent token")
+    revoke.add_argument("id", metavar="ID", type=int, help="id from agent-tokens")
+    revoke.set_defaults(handler=command_revoke_token)
+
+    user = commands.add_parser("create-user", help="create a user of the web UI/API")
+    user.add_argument("name", metavar="NAME")
+    user.add_argument("--role", required=True, choices=ROLES)
+    owner = user.add_mutually_exclusive_group()
+    owner.add_argument("--unit", help="work unit of a 'unit' user")
+    owner.add_argument("--vendor", help="vendor of a 'vendor' user")
+    user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input "
+        "(default: generate one and print it once)",
+    )
+    user.set_defaults(handler=command_create_user)
+
+    backup = commands.add_parser("backup", help="copy the SQLite database")
+    backup.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="folder for the copy (default <data dir>/backups)",
+    )
+    backup.set_defaults(handler=command_backup)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit status."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    arguments = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = arguments.handler
+    try:
+        return handler(arguments)
+    except (TokenError, BackupError, CommandError) as problem:
+        print(f"{PROGRAM}: error: {problem}", file=sys.stderr)
+        return 2
+    except Exception as problem:
+        if "sqlalchemy" not in type(problem).__module__:
+            raise
+        _, url = _settings(arguments)
+        print(
+            f"{PROGRAM}: error: database {redact(url)} failed: "
+            f"{type(problem).__name__}: {str(problem).splitlines()[0]}",
+            file=sys.stderr,
+        )
+        return 1

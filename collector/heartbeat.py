@@ -1,0 +1,150 @@
+"""Cases for agents that stopped reporting.
+
+An agent silent for more than twice its interval gets one "agent not
+reporting" case on the reserved check `agent-heartbeat`. The recovery is
+recorded on that case by the next post of the agent (see
+`collector.ingest.ingest_batch`). Several collector processes may run this
+job at once: the open_key constraint keeps it to one case per host.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collector.db import Database
+from collector.ingest import (
+    DEFAULT_REOPEN_WINDOW,
+    find_open_case,
+    get_check,
+    open_or_repeat_case,
+)
+from collector.models import HEARTBEAT_CHECK, Case, Host, utcnow
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHECK_SECONDS = 60.0
+SILENCE_FACTOR = 2
+
+
+def _is_silent(host: Host, now: datetime) -> bool:
+    if host.last_seen_at is None or host.interval_seconds is None:
+        return False
+    allowed = timedelta(seconds=SILENCE_FACTOR * host.interval_seconds)
+    return now - host.last_seen_at > allowed
+
+
+def _open_for_host(
+    session: Session, host: Host, now: datetime, reopen_window: timedelta
+) -> tuple[Case, str] | None:
+    check = get_check(session, host, HEARTBEAT_CHECK)
+    case = find_open_case(session, host, check)
+    if case is not None and case.recovered_at is None:
+        # Still silent since the case was opened; nothing new to record.
+        return None
+    check.kind = "heartbeat"
+    check.status = "CRITICAL"
+    check.observed_at = now
+    check.message = (
+        f"no results since {host.last_seen_at.isoformat()} "
+        f"(interval {host.interval_seconds:g} s)"
+    )
+    return open_or_repeat_case(
+        session,
+        host=host,
+        check=check,
+        source="heartbeat",
+        title=f"Agent on {host.name} not reporting",
+        at=now,
+        now=now,
+        actor="system",
+        reopen_window=reopen_window,
+    )
+
+
+def check_heartbeats(
+    session: Session,
+    now: datetime | None = None,
+    reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
+) -> list[tuple[Case, str]]:
+    """Open or repeat a case for each silent host and commit.
+
+    Returns the cases touched with their action ("opened", "repeated" or
+    "reopened"). Hosts that never reported are skipped: a token alone does
+    not mean an agent was installed.
+    """
+    now = now or utcnow()
+    candidates = session.scalars(
+        select(Host.id).where(
+            Host.last_seen_at.is_not(None), Host.interval_seconds.is_not(None)
+        )
+    ).all()
+    touched: list[tuple[Case, str]] = []
+    for host_id in candidates:
+        # Locked and read again, so a post that arrives meanwhile wins.
+        host = session.scalars(
+            select(Host)
+            .where(Host.id == host_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        if not _is_silent(host, now):
+            session.commit()
+            continue
+        change = _open_for_host(session, host, now, reopen_window)
+        session.commit()
+        if change is not None:
+            case, action = change
+            logger.warning(
+                "agent on host %s not reporting since %s; case %d %s",
+                host.name,
+                host.last_seen_at.isoformat(),
+                case.id,
+                action,
+            )
+            touched.append(change)
+    return touched
+
+
+class HeartbeatMonitor:
+    """A daemon thread running check_heartbeats every `interval` seconds."""
+
+    def __init__(
+        self,
+        database: Database,
+        interval: float = DEFAULT_CHECK_SECONDS,
+        reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
+    ) -> None:
+        self.database = database
+        self.interval = interval
+        self.reopen_window = reopen_window
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="pelihara-heartbeat", daemon=True
+        )
+
+    def start(self) -> None:
+        logger.info("heartbeat monitor started, checking every %g s", self.interval)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+        logger.info("heartbeat monitor stopped")
+
+    def run_once(self) -> None:
+        with self.database.session() as session:
+            check_heartbeats(session, utcnow(), self.reopen_window)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - one failed round must not end the loop
+                logger.exception(
+                    "heartbeat round failed; retrying in %g s", self.interval
+                )

@@ -1,0 +1,122 @@
+"""Prometheus metrics of the collector, computed from the database.
+
+Counters live in the `metric_counters` table and gauges are queried at
+scrape time, so every gunicorn worker and every collector host sharing the
+database serves the same numbers. Labels take values from closed sets
+(statuses, case sources, procedure steps, error kinds), never host or check
+names, to keep the number of series bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from collector.models import Case, Host, MetricCounter, utcnow
+
+logger = logging.getLogger(__name__)
+
+COUNTERS = {
+    "results_received": ("Results stored, by status.", "status"),
+    "result_duplicates": ("Results whose id was already stored.", ""),
+    "ingest_errors": ("Result posts rejected, by kind of error.", "kind"),
+}
+
+
+def increment_counters(
+    session: Session, amounts: Mapping[tuple[str, str], int]
+) -> None:
+    """Add to counters in the caller's transaction; keys are (name, label)."""
+    if not amounts:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Sorted, so concurrent transactions lock the rows in the same order.
+    for (name, label), amount in sorted(amounts.items()):
+        statement = insert(MetricCounter).values(name=name, label=label, value=amount)
+        statement = statement.on_conflict_do_update(
+            index_elements=[MetricCounter.name, MetricCounter.label],
+            set_={"value": MetricCounter.value + statement.excluded.value},
+        )
+        session.execute(statement)
+
+
+def not_reporting_hosts(session: Session, now: datetime) -> list[Host]:
+    """Return hosts silent for more than twice their agent's interval."""
+    hosts = session.scalars(
+        select(Host).where(
+            Host.last_seen_at.is_not(None), Host.interval_seconds.is_not(None)
+        )
+    )
+    return [
+        host
+        for host in hosts
+        if now - host.last_seen_at > timedelta(seconds=2 * host.interval_seconds)
+    ]
+
+
+class DatabaseCollector(Collector):
+    """Yield the collector's metrics from one database query per scrape."""
+
+    def __init__(self, session_factory: object) -> None:
+        self._session_factory = session_factory
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        with self._session_factory() as session:
+            yield from self._counters(session)
+            yield self._open_cases(session)
+            hosts = GaugeMetricFamily(
+                "pelihara_hosts_not_reporting",
+                "Hosts whose agent was silent for more than twice its interval.",
+            )
+            hosts.add_metric([], len(not_reporting_hosts(session, utcnow())))
+            yield hosts
+
+    def _counters(self, session: Session) -> Iterator[CounterMetricFamily]:
+        rows = session.execute(
+            select(MetricCounter.name, MetricCounter.label, MetricCounter.value)
+        ).all()
+        for name, (documentation, label_name) in COUNTERS.items():
+            family = CounterMetricFamily(
+                f"pelihara_{name}",
+                documentation,
+                labels=[label_name] if label_name else [],
+            )
+            found = False
+            for row_name, label, value in rows:
+                if row_name == name:
+                    family.add_metric([label] if label_name else [], value)
+                    found = True
+            if not found and not label_name:
+                family.add_metric([], 0)
+            yield family
+
+    def _open_cases(self, session: Session) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(
+            "pelihara_cases_open",
+            "Open cases, by step and source.",
+            labels=["step", "source"],
+        )
+        rows = session.execute(
+            select(Case.step, Case.source, func.count())
+            .where(Case.status == "open")
+            .group_by(Case.step, Case.source)
+        )
+        for step, source, count in rows:
+            family.add_metric([step, source], count)
+        return family
+
+
+def render_metrics(session_factory: object) -> bytes:
+    """Return the Prometheus text exposition of the collector's metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(session_factory))
+    return generate_latest(registry)

@@ -1,0 +1,36 @@
+"""People who use the web UI and the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from collector.models.base import Base, utcnow
+
+ROLES = ("admin", "head", "technician", "unit", "vendor", "viewer")
+
+
+class User(Base):
+    """A person with one role; unit and vendor users name their organisation."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ({})".format(", ".join(f"'{role}'" for role in ROLES)),
+            name="ck_users_role",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str | None] = mapped_column(String(200))
+    vendor: Mapped[str | None] = mapped_column(String(200))
+    # werkzeug.security hash; NULL means password login is disabled.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 of the personal API token.
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

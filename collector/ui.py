@@ -1,0 +1,62 @@
+"""The server-rendered web UI: the case list and one case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from collector.auth import require_roles
+from collector.db import get_session
+from collector.models import CASE_STATUSES, Case, Check, Host
+
+bp = Blueprint("ui", __name__)
+PAGE_SIZE = 100
+
+
+@bp.get("/")
+@require_roles()
+def cases() -> Any:
+    filters = {
+        "status": request.args.get("status", ""),
+        "host": request.args.get("host", "").strip(),
+        "check": request.args.get("check", "").strip(),
+    }
+    statement = (
+        select(Case)
+        .options(selectinload(Case.host), selectinload(Case.check))
+        .order_by(Case.opened_at.desc(), Case.id.desc())
+        .limit(PAGE_SIZE)
+    )
+    if filters["status"] in CASE_STATUSES:
+        statement = statement.where(Case.status == filters["status"])
+    else:
+        filters["status"] = ""
+    if filters["host"]:
+        statement = statement.where(Case.host.has(Host.name == filters["host"]))
+    if filters["check"]:
+        statement = statement.where(Case.check.has(Check.name == filters["check"]))
+    found = get_session().scalars(statement).all()
+    return render_template(
+        "cases.html", cases=found, filters=filters, statuses=CASE_STATUSES
+    )
+
+
+@bp.get("/cases/<int:case_id>")
+@require_roles()
+def case(case_id: int) -> Any:
+    found = get_session().scalar(
+        select(Case)
+        .where(Case.id == case_id)
+        .options(
+            selectinload(Case.host),
+            selectinload(Case.check),
+            selectinload(Case.results),
+            selectinload(Case.events),
+        )
+    )
+    if found is None:
+        abort(404, f"Kasus {case_id} tidak ditemukan (case {case_id} not found).")
+    return render_template("case.html", case=found)
