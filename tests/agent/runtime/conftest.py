@@ -11,7 +11,7 @@ import json
 import socket
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -69,13 +69,14 @@ class FakeCollector:
 
     Each scripted response is `(status, body)` or HANG, which reads the
     request and never answers until the test ends. When the script is
-    empty, `default` is used.
+    empty, `responder(body)` gives the response if set, else `default`.
     """
 
     server: ThreadingHTTPServer
     received: list[Received] = field(default_factory=list)
     script: deque = field(default_factory=deque)
     default: Any = (200, {"accepted": 0, "duplicates": 0, "cases": []})
+    responder: Callable[[dict[str, Any]], Any] | None = None
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     got_request: threading.Condition = field(default_factory=threading.Condition)
@@ -95,9 +96,13 @@ class FakeCollector:
                 lambda: len(self.received) >= count, timeout
             )
 
-    def next_response(self) -> Any:
+    def next_response(self, body: dict[str, Any]) -> Any:
         with self.lock:
-            return self.script.popleft() if self.script else self.default
+            if self.script:
+                return self.script.popleft()
+        if self.responder is not None:
+            return self.responder(body)
+        return self.default
 
 
 def _handler(collector: FakeCollector) -> type[BaseHTTPRequestHandler]:
@@ -115,7 +120,7 @@ def _handler(collector: FakeCollector) -> type[BaseHTTPRequestHandler]:
             with collector.got_request:
                 collector.got_request.notify_all()
 
-            response = collector.next_response()
+            response = collector.next_response(body)
             if response == HANG:
                 collector.release.wait(60)
                 return
@@ -153,3 +158,67 @@ def silent_collector() -> Iterator[str]:
     host, port = sock.getsockname()
     yield f"http://{host}:{port}"
     sock.close()
+
+
+def write_self_signed(folder: Path) -> tuple[Path, Path]:
+    """Write a self-signed certificate for 127.0.0.1 and its key; return paths."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = folder / "collector.pem"
+    key_path = folder / "collector.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_collector(tmp_path: Path) -> Iterator[tuple[FakeCollector, Path]]:
+    """Return a fake collector served over HTTPS and its CA bundle path."""
+    import ssl
+
+    cert_path, key_path = write_self_signed(tmp_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    fake = FakeCollector(server)
+    server.RequestHandlerClass = _handler(fake)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield fake, cert_path
+    fake.release.set()
+    server.shutdown()
+    server.server_close()
