@@ -244,7 +244,7 @@ class _Reader:
         host = values["host"] or socket.gethostname()
         collector = self.read_collector(entries, values["collector"])
         token = self.read_token(entries, values)
-        if collector is not None and token is None and "token" not in entries:
+        if collector is not None and not {"token", "token_file"} & entries.keys():
             self.issue(
                 entries["collector"][1],
                 "agent.token",

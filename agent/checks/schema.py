@@ -105,4 +105,4 @@ class SecretURL(str):
     """A URL whose repr hides its password."""
 
     def __repr__(self) -> str:
-        return repr(redact_url(self))
+        return repr(redact_url(self[:]))

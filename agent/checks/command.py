@@ -1,0 +1,203 @@
+"""Run a Nagios-style plugin: exit code 0-3 is the status, output the message.
+
+The plugin runs in its own session and process group. On timeout the whole
+group is killed with SIGKILL, so children the plugin started die with it,
+and the plugin itself is reaped so no zombie is left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from agent.checks.base import clean_text
+from agent.checks.schema import Option, OptionContext
+from agent.spec import Category, Outcome, Status
+
+logger = logging.getLogger(__name__)
+
+CATEGORY = Category.APPLICATION
+
+OPTIONS = (
+    Option(
+        "command",
+        "argv",
+        required=True,
+        help="program and arguments, as a list or one shell-like line",
+    ),
+    Option("env", "str_map", default={}, help="extra environment variables"),
+    Option("cwd", "path", help="working folder; default: the config file's folder"),
+)
+
+THRESHOLDS = ()
+
+# Output kept from the plugin; the rest is read and dropped.
+MAX_OUTPUT = 64 * 1024
+
+# Nagios plugin units and their factor to base units (seconds, bytes).
+# SI prefixes are powers of 1000 as Icinga 2 reads them.
+PERFDATA_UNITS = {
+    "": 1.0,
+    "%": 1.0,
+    "c": 1.0,
+    "s": 1.0,
+    "ms": 0.001,
+    "us": 0.000001,
+    "b": 1.0,
+    "kb": 1e3,
+    "mb": 1e6,
+    "gb": 1e9,
+    "tb": 1e12,
+    "kib": 1024.0,
+    "mib": 1024.0**2,
+    "gib": 1024.0**3,
+    "tib": 1024.0**4,
+}
+
+_PERFDATA_ITEM = re.compile(
+    r"""('(?:[^']|'')+'|[^'=\s]+)=(-?[\d.]+(?:[eE][-+]?\d+)?)([a-zA-Z%]*)\S*"""
+)
+
+
+def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, str]]:
+    """Default the working folder to the config file's folder."""
+    if options["cwd"] is None:
+        options["cwd"] = context.base_dir
+    elif not options["cwd"].is_dir():
+        return [("cwd", f"folder not found: {options['cwd']}; give an existing folder")]
+    return []
+
+
+def run(options: Mapping[str, Any], timeout: float) -> Outcome:
+    """Run the plugin for at most `timeout` seconds and map its exit code."""
+    argv = list(options["command"])
+    program = argv[0]
+    environment = {**os.environ, **options["env"]}
+    try:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=str(options["cwd"]),
+            env=environment,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        return Outcome(
+            Status.UNKNOWN, f"{program}: command not found", reason="not_found"
+        )
+    except OSError as error:
+        return Outcome(
+            Status.UNKNOWN,
+            f"{program}: cannot run: {error.strerror or error}",
+            reason="error",
+        )
+
+    try:
+        output, finished = _collect(process, time.monotonic() + timeout)
+    finally:
+        if process.poll() is None:
+            _kill_group(process)
+        process.stdout.close()
+
+    if not finished:
+        return Outcome(
+            Status.UNKNOWN,
+            f"{program} did not finish within {timeout:g}s and was killed",
+            reason="timeout",
+        )
+    return interpret(program, process.returncode, output)
+
+
+def _collect(process: subprocess.Popen[bytes], deadline: float) -> tuple[str, bool]:
+    """Read output until the plugin exits and closes it, or until `deadline`.
+
+    Returns the output and whether the plugin finished in time. Output is
+    read while waiting so a chatty plugin cannot block on a full pipe.
+    """
+    kept = bytearray()
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        open_pipe = True
+        while open_pipe:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return kept.decode("utf-8", errors="replace"), False
+            for _ in selector.select(remaining):
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    open_pipe = False
+                    break
+                if len(kept) < MAX_OUTPUT:
+                    kept.extend(chunk[: MAX_OUTPUT - len(kept)])
+
+    try:
+        process.wait(max(deadline - time.monotonic(), 0.001))
+    except subprocess.TimeoutExpired:
+        return kept.decode("utf-8", errors="replace"), False
+    return kept.decode("utf-8", errors="replace"), True
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    # The plugin is not yet reaped, so its pid (the group id) cannot have been
+    # reused. Grandchildren left in the group die too; they are reparented
+    # to init, which reaps them.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        logger.warning("cannot kill process group %d of %s", process.pid, process.args)
+    process.wait()
+
+
+def interpret(program: str, code: int, output: str) -> Outcome:
+    """Map a plugin's exit code and output to an Outcome."""
+    first_line, _, rest = output.strip().partition("\n")
+    text, _, perfdata = first_line.partition("|")
+    # Long output may carry more perfdata after a second `|`.
+    _, _, more_perfdata = rest.partition("|")
+    values = parse_perfdata(f"{perfdata} {more_perfdata}")
+    message = clean_text(text) or f"{program} exited with code {code} and no output"
+
+    if code in (0, 1, 2, 3):
+        status = Status(code)
+        reason = "" if status is Status.OK else "error"
+        return Outcome(status, message, values, reason=reason)
+    if code < 0:
+        detail = f"{program} was killed by signal {-code}"
+    else:
+        detail = f"{program} exited with code {code}, which is not a plugin status 0-3"
+    return Outcome(
+        Status.UNKNOWN, clean_text(f"{detail}: {message}"), values, reason="error"
+    )
+
+
+def parse_perfdata(text: str) -> dict[str, float]:
+    """Return `label=value[UOM];warn;crit;min;max` items as base-unit values.
+
+    Labels become snake_case keys; items with an unknown unit are skipped.
+    """
+    values: dict[str, float] = {}
+    for match in _PERFDATA_ITEM.finditer(text):
+        label, number, unit = match.groups()
+        factor = PERFDATA_UNITS.get(unit.lower())
+        if factor is None:
+            continue
+        try:
+            value = float(number) * factor
+        except ValueError:
+            continue
+        key = re.sub(r"[^a-z0-9]+", "_", label.strip("'").replace("''", "'").lower())
+        key = key.strip("_")
+        if key:
+            values[key] = value
+    return values

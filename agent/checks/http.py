@@ -1,0 +1,266 @@
+"""Request a URL and check the status, the body and the response time."""
+
+from __future__ import annotations
+
+import logging
+import re
+import ssl
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from urllib3.exceptions import ReadTimeoutError
+
+from agent.checks.base import clean_text, grade, limit_for
+from agent.checks.schema import Option, OptionContext, Secret, SecretURL, Threshold
+from agent.spec import Category, Outcome, Status, redact_url
+from agent.units import format_duration, format_size
+
+logger = logging.getLogger(__name__)
+
+CATEGORY = Category.APPLICATION
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+OPTIONS = (
+    Option("url", "str", required=True, help="http:// or https:// URL to request"),
+    Option("method", "str", default="GET", choices=METHODS, help="request method"),
+    Option("headers", "str_map", default={}, help="request headers"),
+    Option("body", "str", help="request body to send"),
+    Option(
+        "expected_status",
+        "int_list",
+        default=(200,),
+        help="status codes that count as OK",
+    ),
+    Option("body_contains", "str", help="text the response body must contain"),
+    Option("body_regex", "regex", help="regular expression the body must match"),
+    Option("warning", "duration", help="response time that warns"),
+    Option("critical", "duration", help="response time that is critical"),
+    Option("follow_redirects", "bool", default=True, help="follow 3xx redirects"),
+    Option("verify_tls", "bool", default=True, help="verify the server certificate"),
+    Option("ca_bundle", "path", help="PEM file of CA certificates to trust"),
+    Option(
+        "max_body_size",
+        "size",
+        default=1024 * 1024,
+        minimum=1,
+        help="bytes of the body read for body_contains and body_regex",
+    ),
+)
+
+THRESHOLDS = (Threshold("warning", "critical"),)
+
+# Header names whose values are credentials and stay out of reprs.
+SECRET_HEADERS = re.compile(r"authorization|cookie|token|secret|key|password", re.I)
+
+MAX_REDIRECTS = 10
+_CHUNK = 64 * 1024
+
+
+def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, str]]:
+    """Check the URL, status codes and CA bundle; hide secret header values."""
+    shown = redact_url(options["url"])
+    try:
+        parts = urlsplit(options["url"])
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return [("url", f"invalid URL '{shown}'; write it like http://127.0.0.1:8080/")]
+
+    problems = []
+    for code in options["expected_status"]:
+        if not 100 <= code <= 599:
+            problems.append(
+                ("expected_status", f"invalid status code {code}; use 100 to 599")
+            )
+    if options["ca_bundle"] is not None and not options["ca_bundle"].is_file():
+        problems.append(
+            (
+                "ca_bundle",
+                f"file not found: {options['ca_bundle']}; give the path of a PEM file",
+            )
+        )
+    options["url"] = SecretURL(options["url"])
+    options["headers"] = {
+        name: Secret(value) if SECRET_HEADERS.search(name) else value
+        for name, value in options["headers"].items()
+    }
+    return problems
+
+
+def run(options: Mapping[str, Any], timeout: float) -> Outcome:
+    """Send the request and check the answer, all within `timeout` seconds."""
+    shown = redact_url(options["url"])
+    method = options["method"]
+    started = time.monotonic()
+    deadline = started + timeout
+
+    session = requests.Session()
+    # Proxies and .netrc from the environment would change which server is
+    # checked; the check talks to exactly the URL it names.
+    session.trust_env = False
+    session.max_redirects = MAX_REDIRECTS
+    verify: bool | str = options["verify_tls"]
+    if verify and options["ca_bundle"] is not None:
+        verify = str(options["ca_bundle"])
+
+    try:
+        with session:
+            response = session.request(
+                method,
+                options["url"],
+                headers=dict(options["headers"]),
+                data=options["body"].encode() if options["body"] else None,
+                timeout=timeout,
+                allow_redirects=options["follow_redirects"],
+                verify=verify,
+                stream=True,
+            )
+            with response:
+                body = _read_body(response, options["max_body_size"], deadline)
+    except _BodyTimeout:
+        return Outcome(
+            Status.CRITICAL,
+            f"{method} {shown}: body not received within {timeout:g}s",
+            reason="timeout",
+        )
+    except requests.exceptions.SSLError as error:
+        return Outcome(
+            Status.CRITICAL,
+            f"{method} {shown}: TLS failed: {_reason(error)}",
+            reason="tls",
+        )
+    except requests.exceptions.Timeout:
+        return Outcome(
+            Status.CRITICAL,
+            f"{method} {shown}: no answer within {timeout:g}s",
+            reason="timeout",
+        )
+    except requests.exceptions.TooManyRedirects:
+        return Outcome(
+            Status.CRITICAL,
+            f"{method} {shown}: more than {MAX_REDIRECTS} redirects",
+            reason="error",
+        )
+    except requests.exceptions.ConnectionError as error:
+        return Outcome(
+            Status.CRITICAL,
+            f"{method} {shown}: connection failed: {_reason(error)}",
+            reason="refused",
+        )
+    except requests.exceptions.RequestException as error:
+        return Outcome(
+            Status.CRITICAL,
+            f"{method} {shown}: request failed: {_reason(error)}",
+            reason="error",
+        )
+
+    elapsed = time.monotonic() - started
+    values = {
+        "latency_seconds": round(elapsed, 6),
+        "status_code": float(response.status_code),
+        "body_bytes": float(len(body)),
+    }
+    return _judge(
+        response.status_code, body, elapsed, f"{method} {shown}", options, values
+    )
+
+
+class _BodyTimeout(Exception):
+    """The body kept arriving past the deadline."""
+
+
+def _read_body(response: requests.Response, limit: int, deadline: float) -> bytes:
+    """Return up to `limit` bytes of the body, giving up at `deadline`."""
+    chunks = []
+    size = 0
+    try:
+        for chunk in response.iter_content(_CHUNK):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+            # The read timeout restarts with every chunk, so a server that
+            # trickles its body is stopped by the overall deadline instead.
+            if time.monotonic() > deadline:
+                raise _BodyTimeout
+    except requests.exceptions.ConnectionError as error:
+        # requests reports a read timeout inside the body as ConnectionError.
+        if isinstance(error.args[0] if error.args else None, ReadTimeoutError):
+            raise _BodyTimeout from error
+        raise
+    return b"".join(chunks)[:limit]
+
+
+def _judge(
+    status_code: int,
+    body: bytes,
+    elapsed: float,
+    request: str,
+    options: Mapping[str, Any],
+    values: dict[str, float],
+) -> Outcome:
+    expected = options["expected_status"]
+    if status_code not in expected:
+        wanted = ", ".join(str(code) for code in expected)
+        return Outcome(
+            Status.CRITICAL,
+            f"{request} returned status {status_code}, expected {wanted}",
+            values,
+            reason="mismatch",
+        )
+
+    text = body.decode("utf-8", errors="replace")
+    scope = f"the first {format_size(len(body))} of the body"
+    if options["body_contains"] is not None and options["body_contains"] not in text:
+        return Outcome(
+            Status.CRITICAL,
+            f"{request}: {clean_text(options['body_contains'], 80)!r} not found in "
+            f"{scope}",
+            values,
+            reason="mismatch",
+        )
+    if options["body_regex"] is not None and not options["body_regex"].search(text):
+        return Outcome(
+            Status.CRITICAL,
+            f"{request}: /{clean_text(options['body_regex'].pattern, 80)}/ does not "
+            f"match {scope}",
+            values,
+            reason="mismatch",
+        )
+
+    message = f"{request} returned {status_code} in {format_duration(elapsed)}"
+    status = grade(elapsed, options["warning"], options["critical"])
+    if status is Status.OK:
+        return Outcome(status, message, values)
+    limit = limit_for(status, options["warning"], options["critical"])
+    return Outcome(
+        status,
+        f"{message} ({status.name.lower()} at {format_duration(limit)})",
+        values,
+        reason="threshold",
+    )
+
+
+def _reason(error: BaseException) -> str:
+    """Return the innermost cause of a requests error, on one short line."""
+    seen = set()
+    cause: BaseException | None = error
+    deepest = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return clean_text(cause.verify_message or str(cause), 160)
+        if isinstance(cause, OSError) and cause.strerror:
+            return clean_text(cause.strerror, 160)
+        deepest = cause
+        inner = getattr(cause, "reason", None)
+        if not isinstance(inner, BaseException):
+            first = cause.args[0] if cause.args else None
+            inner = first if isinstance(first, BaseException) else None
+        cause = inner or cause.__cause__ or cause.__context__
+    return clean_text(str(deepest), 160)
