@@ -67,20 +67,20 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
     try:
         url = make_url(options["url"])
         dialect = url.get_dialect()
-    except ArgumentError:
-        return [
-            (
-                "url",
-                f"invalid database URL '{shown}'; write it like "
-                "postgresql+psycopg://user@127.0.0.1/name or sqlite:///file.db",
-            )
-        ]
     except NoSuchModuleError:
         return [
             (
                 "url",
                 f"unknown database dialect in '{shown}'; use postgresql, mysql or "
                 "sqlite with a driver like postgresql+psycopg",
+            )
+        ]
+    except ArgumentError:
+        return [
+            (
+                "url",
+                f"invalid database URL '{shown}'; write it like "
+                "postgresql+psycopg://user@127.0.0.1/name or sqlite:///file.db",
             )
         ]
 

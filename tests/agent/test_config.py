@@ -404,3 +404,33 @@ def test_agent_host_yaml_trap_kept_as_text(write_config: ConfigWriter) -> None:
     config = load_config(path, {})
 
     assert config.agent.host == "no"
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def test_config_repository_checks_yaml_is_valid(tmp_path: Path) -> None:
+    # scripts/run writes var/agent.token before the agent starts, so the
+    # copy gets one; every other path in the file may be missing.
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "agent.token").write_text("token-for-validate\n")
+    copy = tmp_path / "checks.yaml"
+    copy.write_text((REPOSITORY / "checks.yaml").read_text())
+
+    assert [str(issue) for issue in validate(copy, {})] == []
+
+
+def test_config_repository_checks_yaml_paths(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "agent.token").write_text("token-for-validate\n")
+    copy = tmp_path / "checks.yaml"
+    copy.write_text((REPOSITORY / "checks.yaml").read_text())
+
+    config = load_config(copy, {})
+
+    checks = {check.name: check for check in config.checks}
+    assert config.agent.spool == tmp_path / "var" / "spool"
+    assert checks["collector-database"].options["url"] == (
+        f"sqlite:///{tmp_path}/var/pelihara.db"
+    )
+    assert checks["collector-backup"].options["path"] == tmp_path / "var/backups/*.db"
