@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from agent.checks.base import clean_text, grade, limit_for
 from agent.checks.schema import Option, OptionContext, Secret, SecretURL, Threshold
@@ -179,21 +179,22 @@ def _read_body(response: requests.Response, limit: int, deadline: float) -> byte
     chunks = []
     size = 0
     try:
-        for chunk in response.iter_content(_CHUNK):
+        while size < limit:
+            # read1 returns after one socket read, so a server that trickles
+            # its body is stopped by the overall deadline; the read timeout
+            # alone restarts with every byte.
+            chunk = response.raw.read1(min(_CHUNK, limit - size), decode_content=True)
+            if not chunk:
+                break
             chunks.append(chunk)
             size += len(chunk)
-            if size >= limit:
-                break
-            # The read timeout restarts with every chunk, so a server that
-            # trickles its body is stopped by the overall deadline instead.
             if time.monotonic() > deadline:
                 raise _BodyTimeout
-    except requests.exceptions.ConnectionError as error:
-        # requests reports a read timeout inside the body as ConnectionError.
-        if isinstance(error.args[0] if error.args else None, ReadTimeoutError):
-            raise _BodyTimeout from error
-        raise
-    return b"".join(chunks)[:limit]
+    except ReadTimeoutError as error:
+        raise _BodyTimeout from error
+    except (ProtocolError, DecodeError) as error:
+        raise requests.exceptions.ConnectionError(error) from error
+    return b"".join(chunks)
 
 
 def _judge(

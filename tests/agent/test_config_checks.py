@@ -370,7 +370,8 @@ def test_checks_relative_path_from_config_folder(
 
 def test_checks_variable_in_option(write_config: ConfigWriter) -> None:
     path = write_config(
-        "checks:\n  - name: m\n    kind: memory\n    critical: ${MEMORY_CRITICAL:-97%}\n"
+        "checks:\n  - name: m\n    kind: memory\n"
+        "    critical: ${MEMORY_CRITICAL:-97%}\n"
     )
 
     config = load_config(path, {})
