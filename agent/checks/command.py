@@ -7,15 +7,21 @@ and the plugin itself is reaped so no zombie is left behind.
 
 from __future__ import annotations
 
+import collections
+import ctypes
 import logging
 import os
 import re
 import selectors
 import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+
+import psutil
 
 from agent.checks.base import clean_text
 from agent.checks.schema import Option, OptionContext
@@ -61,6 +67,15 @@ PERFDATA_UNITS = {
     "tib": 1024.0**4,
 }
 
+_PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
+_subreaper: bool | None = None
+
+# Plugins started here (their pid is also their session id) and those still
+# running, so that adopted leftovers of their sessions can be reaped.
+_sessions: collections.deque[int] = collections.deque(maxlen=256)
+_running: set[int] = set()
+_lock = threading.Lock()
+
 _PERFDATA_ITEM = re.compile(
     r"""('(?:[^']|'')+'|[^'=\s]+)=(-?[\d.]+(?:[eE][-+]?\d+)?)([a-zA-Z%]*)\S*"""
 )
@@ -80,6 +95,7 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     argv = list(options["command"])
     program = argv[0]
     environment = {**os.environ, **options["env"]}
+    become_subreaper()
     try:
         process = subprocess.Popen(
             argv,
@@ -101,13 +117,28 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
             reason="error",
         )
 
+    with _lock:
+        _sessions.append(process.pid)
+        _running.add(process.pid)
+    output, finished, exited = "", False, False
     try:
         output, finished = _collect(process, time.monotonic() + timeout)
     finally:
-        if process.poll() is None:
+        if not finished:
+            exited = process.poll() is not None
             _kill_group(process)
         process.stdout.close()
+        with _lock:
+            _running.discard(process.pid)
+        _reap_adopted()
 
+    if not finished and exited:
+        return Outcome(
+            Status.UNKNOWN,
+            f"{program} exited, but a process it started kept its output open "
+            f"past {timeout:g}s and was killed",
+            reason="timeout",
+        )
     if not finished:
         return Outcome(
             Status.UNKNOWN,
@@ -147,9 +178,10 @@ def _collect(process: subprocess.Popen[bytes], deadline: float) -> tuple[str, bo
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    # The plugin is not yet reaped, so its pid (the group id) cannot have been
-    # reused. Grandchildren left in the group die too; they are reparented
-    # to init, which reaps them.
+    """Kill the plugin's process group and reap every member that is ours."""
+    # Linux does not hand out a pid that is still a process group id, so
+    # the group id is safe to signal even when the plugin has been reaped.
+    members = _group_members(process.pid)
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -157,6 +189,74 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     except PermissionError:
         logger.warning("cannot kill process group %d of %s", process.pid, process.args)
     process.wait()
+
+    # As a child subreaper the agent inherits the orphaned grandchildren, so
+    # it reaps them too; elsewhere they go to init, which reaps them.
+    deadline = time.monotonic() + 2.0
+    pending = set(members) - {process.pid}
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                reaped, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pending.discard(pid)  # not our child: init reaps it
+                continue
+            if reaped:
+                pending.discard(pid)
+        if pending:
+            time.sleep(0.01)
+
+
+def _reap_adopted() -> None:
+    """Reap zombie descendants of earlier plugins that this process adopted.
+
+    Only zombies in a session of a plugin started here are reaped, so the
+    exit status of any other child of the agent stays for its own wait().
+    """
+    try:
+        children = psutil.Process().children()
+    except psutil.Error:
+        return
+    with _lock:
+        sessions = set(_sessions)
+        running = set(_running)
+    for child in children:
+        if child.pid in running:
+            continue
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                continue
+            if os.getsid(child.pid) not in sessions:
+                continue
+            os.waitpid(child.pid, os.WNOHANG)
+        except (psutil.Error, OSError):
+            continue
+
+
+def _group_members(group: int) -> list[int]:
+    members = []
+    for pid in psutil.pids():
+        try:
+            if os.getpgid(pid) == group:
+                members.append(pid)
+        except OSError:
+            continue
+    return members
+
+
+def become_subreaper() -> bool:
+    """Make this process adopt orphaned descendants (Linux only), once.
+
+    Without it a plugin's children killed on timeout are reparented to
+    PID 1, and a container whose PID 1 does not reap leaves them as zombies.
+    """
+    global _subreaper
+    if _subreaper is None:
+        _subreaper = False
+        if sys.platform == "linux":
+            libc = ctypes.CDLL(None, use_errno=True)
+            _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return _subreaper
 
 
 def interpret(program: str, code: int, output: str) -> Outcome:

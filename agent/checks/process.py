@@ -1,4 +1,4 @@
-"""Count running processes by name, command line or pid file, and their memory."""
+"""Count processes by name, command line or pid file, and sum their memory."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from agent.units import format_size
 CATEGORY = Category.APPLICATION
 
 OPTIONS = (
-    Option("name", "str", help="exact process name, like nginx"),
+    Option("process_name", "str", help="exact process name, like nginx"),
     Option("cmdline", "str", help="text the command line must contain"),
     Option(
         "cmdline_regex", "regex", help="regular expression the command line matches"
@@ -32,7 +32,7 @@ OPTIONS = (
 
 THRESHOLDS = (Threshold("warning", "critical"),)
 
-_SELECTORS = ("name", "cmdline", "cmdline_regex")
+_SELECTORS = ("process_name", "cmdline", "cmdline_regex")
 
 
 def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, str]]:
@@ -43,7 +43,12 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
             ("pid_file", f"set either pid_file or {', '.join(selectors)}, not both")
         ]
     if options["pid_file"] is None and not selectors:
-        return [("name", "missing; give name, cmdline, cmdline_regex or pid_file")]
+        return [
+            (
+                "process_name",
+                "missing; give process_name, cmdline, cmdline_regex or pid_file",
+            )
+        ]
     maximum = options["max_count"]
     if maximum is not None and maximum < options["min_count"]:
         return [
@@ -86,7 +91,8 @@ def _matching(options: Mapping[str, Any], deadline: float) -> list[dict] | None:
         if info["pid"] == own:
             continue
         command_line = " ".join(info["cmdline"] or [])
-        if options["name"] is not None and options["name"] not in _names(info):
+        wanted = options["process_name"]
+        if wanted is not None and wanted not in _names(info):
             continue
         if options["cmdline"] is not None and options["cmdline"] not in command_line:
             continue
@@ -139,8 +145,8 @@ def _from_pid_file(path: Path) -> tuple[list[dict], str] | Outcome:
 
 def _describe(options: Mapping[str, Any]) -> str:
     parts = []
-    if options["name"] is not None:
-        parts.append(f"name {options['name']!r}")
+    if options["process_name"] is not None:
+        parts.append(f"name {options['process_name']!r}")
     if options["cmdline"] is not None:
         parts.append(f"command line containing {options['cmdline']!r}")
     if options["cmdline_regex"] is not None:

@@ -500,8 +500,8 @@ def test_checks_process_needs_selector(write_config: ConfigWriter) -> None:
     path = write_config("checks:\n  - name: p\n    kind: process\n")
 
     assert config_messages(path) == [
-        f"{path}:2: checks[0].name: missing; give name, cmdline, cmdline_regex or "
-        "pid_file"
+        f"{path}:2: checks[0].process_name: missing; give process_name, cmdline, "
+        "cmdline_regex or pid_file"
     ]
 
 
@@ -514,3 +514,19 @@ def test_checks_cpu_sample_longer_than_timeout(write_config: ConfigWriter) -> No
         f"{path}:4: checks[0].sample: the sample 5s is not shorter than the timeout "
         "5s; use a shorter sample or a longer timeout"
     ]
+
+
+def test_checks_kind_schemas_are_complete() -> None:
+    from agent.checks import KINDS, load_kind
+    from agent.config import CHECK_OPTIONS
+
+    common = {option.key for option in CHECK_OPTIONS}
+    for kind in KINDS:
+        module = load_kind(kind)
+        keys = [option.key for option in module.OPTIONS]
+        assert isinstance(module.CATEGORY, Category), kind
+        assert callable(module.run), kind
+        assert not common & set(keys), kind
+        assert len(keys) == len(set(keys)), kind
+        for pair in module.THRESHOLDS:
+            assert {pair.warning, pair.critical} <= set(keys), kind
