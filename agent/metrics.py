@@ -21,6 +21,20 @@ log = logging.getLogger(__name__)
 
 CHECK_LABELS = ("check", "kind", "category")
 
+#: Classes of failed posts, the `reason` label of delivery failures.
+DELIVERY_FAILURES = (
+    "connection",
+    "timeout",
+    "tls",
+    "error",
+    "unauthorized",
+    "forbidden",
+    "throttled",
+    "server_error",
+    "http_error",
+    "rejected",
+)
+
 
 class Metrics:
     """Every metric the agent exports, with helpers that keep them consistent."""
@@ -147,6 +161,8 @@ class Metrics:
             ("reason",),
             registry=r,
         )
+        for reason in DELIVERY_FAILURES:
+            self.delivery_failures.labels(reason)
         self.delivered_results = Counter(
             "pelihara_agent_delivered_results",
             "Results acknowledged by the collector.",
@@ -163,6 +179,8 @@ class Metrics:
             ("status",),
             registry=r,
         )
+        for status in Status:
+            self.dropped_results.labels(status.name)
 
     def watch_spool(
         self,
@@ -186,6 +204,7 @@ class Metrics:
                 if name not in self._known:
                     self._known[name] = labels
                     self.check_skipped.labels(*labels)
+                    self.check_errors.labels(name)
                     for reason in sorted(REASONS):
                         self.check_failures.labels(*labels, reason)
 
@@ -200,6 +219,7 @@ class Metrics:
             self.check_skipped,
         ):
             _remove(metric, labels)
+        _remove(self.check_errors, (name,))
         for value in self._values.pop(name, set()):
             _remove(self.check_value, (*labels, value))
         for reason in REASONS:

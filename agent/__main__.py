@@ -1,0 +1,5 @@
+"""Allow `python -m agent`, the same as the `pelihara-agent` command."""
+
+from agent.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,359 @@
+"""The `pelihara-agent` command: `run` the checks or `validate` a checks.yaml."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from agent import __version__
+from agent.delivery import Delivery, Target
+from agent.metrics import Metrics, serve
+from agent.scheduler import Scheduler
+from agent.spec import Config, Result, Status
+from agent.spool import Spool, default_spool_dir
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_NOT_OK = 1
+EXIT_CONFIG = 2
+
+#: Default seconds `run --once` waits for the collector to acknowledge results.
+ONCE_DELIVERY_TIMEOUT = 30.0
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pelihara-agent",
+        description="Run the checks of checks.yaml and report them to the collector.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"pelihara-agent {__version__}"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "run", help="run the checks: forever, or once with --once"
+    )
+    run.add_argument(
+        "--config", required=True, type=Path, help="path of the checks.yaml file"
+    )
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="run every check once (with its retries), print and deliver the "
+        "results, and exit 0 if all are OK, 1 if not, 2 on a configuration error",
+    )
+    run.add_argument(
+        "--delivery-timeout",
+        type=float,
+        default=ONCE_DELIVERY_TIMEOUT,
+        metavar="SECONDS",
+        help="with --once, seconds to wait for the collector to acknowledge the "
+        "results before leaving them in the spool for the next run "
+        f"(default {ONCE_DELIVERY_TIMEOUT:g})",
+    )
+    run.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        type=str.upper,
+        help="lowest level logged to stderr (default INFO, WARNING with --once)",
+    )
+
+    check = commands.add_parser("validate", help="check a checks.yaml file and exit")
+    check.add_argument("config", type=Path, help="path of the checks.yaml file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line in `argv` and return the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command == "validate":
+        return validate_command(args.config)
+
+    level = args.log_level or ("WARNING" if args.once else "INFO")
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    if args.once:
+        return run_once(config, args.delivery_timeout)
+    return run_forever(config, args.config)
+
+
+def validate_command(path: Path) -> int:
+    """Print every issue of the file at `path`; return 1 if any, else 0."""
+    from agent.config import ConfigError, load_config
+
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        for issue in error.issues:
+            print(issue)
+        return EXIT_NOT_OK
+    print(f"{path}: {len(config.checks)} checks OK")
+    return EXIT_OK
+
+
+def _load_or_report(path: Path) -> Config | None:
+    from agent.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        for issue in error.issues:
+            print(issue, file=sys.stderr)
+        return None
+
+
+def _target_of(config: Config) -> Target | None:
+    settings = config.agent
+    if not settings.collector:
+        return None
+    intervals = [check.interval for check in config.checks] or [7200.0]
+    return Target(
+        collector=settings.collector,
+        token=settings.token,
+        host=settings.host,
+        interval_seconds=min(intervals),
+        batch_size=settings.batch_size,
+        ca_bundle=settings.ca_bundle,
+    )
+
+
+def _open_spool(config: Config, metrics: Metrics) -> Spool:
+    """Open the spool folder; raises OSError if it cannot be created or read."""
+    settings = config.agent
+    directory = settings.spool or default_spool_dir()
+
+    def count_drop(entry: object) -> None:
+        metrics.dropped_results.labels(getattr(entry, "status", "")).inc()
+
+    spool = Spool(directory, settings.spool_max_bytes, on_drop=count_drop)
+    metrics.watch_spool(
+        lambda: float(len(spool)),
+        lambda: float(spool.size_bytes),
+        spool.oldest_age_seconds,
+    )
+    return spool
+
+
+def _spool_results(spool: Spool, delivery: Delivery | None):
+    def put(result: Result) -> None:
+        spool.put(result.to_payload())
+        if delivery is not None:
+            delivery.notify()
+
+    return put
+
+
+class _Signals:
+    """Flags set by signal handlers and read by the main loop.
+
+    Handlers only set attributes, because taking a lock (Event.set) inside
+    a handler can deadlock with the main thread holding the same lock.
+    """
+
+    def __init__(self) -> None:
+        self.stop = False
+        self.reload = False
+
+    def install(self, reload: bool) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        if reload:
+            signal.signal(signal.SIGHUP, self._on_reload)
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop = True
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self.reload = True
+
+
+def run_once(config: Config, delivery_timeout: float = ONCE_DELIVERY_TIMEOUT) -> int:
+    """Run every check once, print and deliver the results; return the exit code."""
+    metrics = Metrics()
+    target = _target_of(config)
+    spool = delivery = None
+    if target is not None:
+        try:
+            spool = _open_spool(config, metrics)
+        except OSError as error:
+            print(_spool_error(config, error), file=sys.stderr)
+            return EXIT_CONFIG
+        delivery = Delivery(spool, target, metrics=metrics)
+
+    signals = _Signals()
+    signals.install(reload=False)
+    stop = threading.Event()
+    scheduler = Scheduler(config, metrics=metrics, splay=False)
+    if spool is not None:
+        scheduler.add_listener(_spool_results(spool, None))
+    watcher = threading.Thread(target=_watch_stop, args=(signals, stop), daemon=True)
+    watcher.start()
+
+    results = scheduler.run_once(stop)
+    _print_results(results)
+
+    if delivery is not None and spool is not None:
+        if not delivery.drain(delivery_timeout):
+            log.warning(
+                "%d results stay in the spool %s; the next run sends them",
+                len(spool),
+                spool.directory,
+            )
+    if stop.is_set():
+        return EXIT_NOT_OK
+    if all(result.status == Status.OK for result in results):
+        return EXIT_OK
+    return EXIT_NOT_OK
+
+
+def _watch_stop(signals: _Signals, stop: threading.Event) -> None:
+    while not signals.stop:
+        if stop.wait(0.2):
+            return
+    stop.set()
+
+
+def _print_results(results: list[Result]) -> None:
+    width = max((len(result.check) for result in results), default=0)
+    for result in results:
+        line = f"{result.check:<{width}}  {result.status.name:<8}  {result.message}"
+        if result.suppressed:
+            line += f"  [{result.suppressed}]"
+        print(line.rstrip(), flush=True)
+
+
+def _spool_error(config: Config, error: OSError) -> str:
+    directory = config.agent.spool or default_spool_dir()
+    return (
+        f"{config.source}: agent.spool: cannot use {directory}: {error.strerror}; "
+        "give a writable folder"
+    )
+
+
+def run_forever(config: Config, path: Path) -> int:
+    """Schedule the checks and serve /metrics until SIGTERM or SIGINT."""
+    metrics = Metrics()
+    target = _target_of(config)
+    spool = delivery = None
+    if target is None:
+        log.warning("agent.collector is not set; results are exported as metrics only")
+    else:
+        try:
+            spool = _open_spool(config, metrics)
+        except OSError as error:
+            print(_spool_error(config, error), file=sys.stderr)
+            return EXIT_CONFIG
+        delivery = Delivery(spool, target, metrics=metrics)
+
+    settings = config.agent
+    try:
+        server = serve(metrics, settings.listen_host, settings.listen_port)
+    except OSError as error:
+        print(
+            f"{config.source}: agent.listen: cannot listen on "
+            f"{settings.listen_host}:{settings.listen_port}: {error.strerror}; "
+            "choose a free address",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+
+    scheduler = Scheduler(config, metrics=metrics)
+    if spool is not None:
+        scheduler.add_listener(_spool_results(spool, delivery))
+    if delivery is not None:
+        delivery.start()
+
+    signals = _Signals()
+    signals.install(reload=True)
+    stop = threading.Event()
+    log.info(
+        "pelihara-agent %s started on host %s with %d checks from %s",
+        __version__,
+        settings.host,
+        len(config.checks),
+        path,
+    )
+
+    def before_tick() -> None:
+        if signals.stop:
+            stop.set()
+        if signals.reload:
+            signals.reload = False
+            _reload(path, scheduler, delivery)
+
+    try:
+        scheduler.run(
+            stop,
+            before_tick=before_tick,
+            after_round=delivery.notify if delivery else None,
+        )
+    finally:
+        log.info("stopping pelihara-agent")
+        if delivery is not None:
+            delivery.stop()
+        server.shutdown()
+        server.server_close()
+        log.info("pelihara-agent stopped")
+    return EXIT_OK
+
+
+def _reload(path: Path, scheduler: Scheduler, delivery: Delivery | None) -> None:
+    from agent.config import ConfigError, load_config
+
+    log.info("reloading configuration from %s", path)
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        log.error(
+            "new configuration in %s is invalid (%d issues); keeping the running one",
+            path,
+            len(error.issues),
+        )
+        for issue in error.issues:
+            log.error("%s", issue)
+        return
+
+    old = scheduler.config.agent
+    new = config.agent
+    restart_only = [
+        key
+        for key, before, after in (
+            (
+                "agent.listen",
+                (old.listen_host, old.listen_port),
+                (new.listen_host, new.listen_port),
+            ),
+            ("agent.spool", old.spool, new.spool),
+            ("agent.spool_max_size", old.spool_max_bytes, new.spool_max_bytes),
+            (
+                "agent.collector (set or unset)",
+                bool(old.collector),
+                bool(new.collector),
+            ),
+        )
+        if before != after
+    ]
+    if restart_only:
+        log.warning(
+            "changes to %s take effect only after a restart", ", ".join(restart_only)
+        )
+    scheduler.reload(config)
+    target = _target_of(config)
+    if delivery is not None and target is not None:
+        delivery.retarget(target)

@@ -1,0 +1,301 @@
+"""The pelihara-agent command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from .conftest import HANG, FakeCollector
+
+AGENT = [sys.executable, "-m", "agent"]
+
+#: Keys of a check that runs every second (the loader wants timeout < interval).
+FAST = "    interval: 1s\n    timeout: 900ms\n"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(
+    folder: Path,
+    checks: str,
+    collector: str | None = None,
+    listen: str = "127.0.0.1:0",
+    name: str = "checks.yaml",
+) -> Path:
+    agent = f"agent:\n  host: test-host\n  listen: {listen}\n  spool: spool\n"
+    if collector is not None:
+        agent += f"  collector: {collector}\n  token: secret-token\n"
+    path = folder / name
+    path.write_text(agent + "checks:\n" + checks)
+    return path
+
+
+def command_check(name: str, script: str, extra: str = "") -> str:
+    return (
+        f"  - name: {name}\n"
+        "    kind: command\n"
+        f'    command: ["sh", "-c", "{script}"]\n'
+        f"{extra}"
+    )
+
+
+def run_agent(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*AGENT, *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def spooled(folder: Path) -> list[Path]:
+    spool = folder / "spool"
+    if not spool.is_dir():
+        return []
+    return [p for p in spool.glob("*.json") if not p.name.startswith(".")]
+
+
+def test_cli_version() -> None:
+    completed = run_agent("--version", cwd=Path.cwd())
+    assert completed.returncode == 0
+    assert completed.stdout == "pelihara-agent 0.1.0\n"
+
+
+def test_cli_validate_valid_file(tmp_path: Path) -> None:
+    write_config(tmp_path, command_check("a", "exit 0") + command_check("b", "exit 0"))
+
+    completed = run_agent("validate", "checks.yaml", cwd=tmp_path)
+
+    assert completed.returncode == 0
+    assert completed.stdout == "checks.yaml: 2 checks OK\n"
+
+
+def test_cli_validate_prints_every_issue(tmp_path: Path) -> None:
+    checks = (
+        "  - name: a\n    kind: nosuchkind\n"
+        "  - name: b\n    kind: command\n    command: [true]\n    interval: soon\n"
+    )
+    write_config(tmp_path, checks)
+
+    completed = run_agent("validate", "checks.yaml", cwd=tmp_path)
+
+    lines = completed.stdout.splitlines()
+    assert completed.returncode == 1
+    assert len(lines) == 2
+    assert lines[0].startswith("checks.yaml:7: checks[0].kind: ")
+    assert lines[1].startswith("checks.yaml:11: checks[1].interval: ")
+
+
+def test_cli_once_all_ok_exits_zero(tmp_path: Path) -> None:
+    write_config(tmp_path, command_check("fine", "echo all good"))
+
+    completed = run_agent("run", "--config", "checks.yaml", "--once", cwd=tmp_path)
+
+    assert completed.returncode == 0
+    assert completed.stdout == "fine  OK        all good\n"
+
+
+def test_cli_once_failure_exits_one(tmp_path: Path) -> None:
+    checks = command_check("fine", "echo all good") + command_check(
+        "broken", "echo disk gone; exit 2"
+    )
+    write_config(tmp_path, checks)
+
+    completed = run_agent("run", "--config", "checks.yaml", "--once", cwd=tmp_path)
+
+    assert completed.returncode == 1
+    assert completed.stdout.splitlines() == [
+        "fine    OK        all good",
+        "broken  CRITICAL  disk gone",
+    ]
+
+
+def test_cli_once_config_error_exits_two(tmp_path: Path) -> None:
+    write_config(tmp_path, "  - name: a\n    kind: nosuchkind\n")
+
+    completed = run_agent("run", "--config", "checks.yaml", "--once", cwd=tmp_path)
+
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert completed.stderr.startswith("checks.yaml:7: checks[0].kind: ")
+
+
+def test_cli_once_hanging_check_times_out(tmp_path: Path) -> None:
+    checks = command_check("slow", "sleep 60", "    timeout: 1s\n") + command_check(
+        "fine", "echo ok"
+    )
+    write_config(tmp_path, checks)
+
+    started = time.monotonic()
+    completed = run_agent("run", "--config", "checks.yaml", "--once", cwd=tmp_path)
+    elapsed = time.monotonic() - started
+
+    assert completed.returncode == 1
+    assert "slow  UNKNOWN" in completed.stdout
+    assert "fine  OK" in completed.stdout
+    # Sanity bound for hang detection: the check's timeout is 1 s.
+    assert elapsed < 30
+
+
+def test_cli_once_delivers_results(tmp_path: Path, collector: FakeCollector) -> None:
+    write_config(tmp_path, command_check("fine", "echo ok"), collector=collector.url)
+
+    completed = run_agent("run", "--config", "checks.yaml", "--once", cwd=tmp_path)
+
+    results = [r for req in collector.received for r in req.body["results"]]
+    assert completed.returncode == 0
+    assert [r["check"] for r in results] == ["fine"]
+    assert collector.received[0].headers["Authorization"] == "Bearer secret-token"
+    assert spooled(tmp_path) == []
+
+
+def test_cli_once_keeps_results_for_next_run(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    port = free_port()
+    write_config(
+        tmp_path, command_check("fine", "echo ok"), collector=f"http://127.0.0.1:{port}"
+    )
+    first = run_agent(
+        "run",
+        "--config",
+        "checks.yaml",
+        "--once",
+        "--delivery-timeout",
+        "1",
+        cwd=tmp_path,
+    )
+    left_over = [p.name.split("-", 1)[1][:-5] for p in spooled(tmp_path)]
+    write_config(tmp_path, command_check("fine", "echo ok"), collector=collector.url)
+
+    second = run_agent("run", "--config", "checks.yaml", "--once", cwd=tmp_path)
+
+    assert first.returncode == 0
+    assert "results stay in the spool" in first.stderr
+    assert len(left_over) == 1
+    assert second.returncode == 0
+    assert left_over[0] in collector.ids()
+    assert len(collector.ids()) == 2
+    assert spooled(tmp_path) == []
+
+
+def start_agent(folder: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*AGENT, "run", "--config", "checks.yaml", "--log-level", "INFO"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop_agent(agent: subprocess.Popen[str]) -> tuple[int, str]:
+    agent.send_signal(signal.SIGTERM)
+    try:
+        _out, err = agent.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        _out, err = agent.communicate()
+    return agent.returncode, err
+
+
+def test_cli_sigkill_mid_send_then_restart_delivers_all(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    checks = command_check("fine", "echo ok", FAST) + command_check(
+        "broken", "echo bad; exit 1", FAST
+    )
+    write_config(tmp_path, checks, collector=collector.url)
+
+    def hang_on_results(body: dict) -> object:
+        return HANG if body["results"] else (200, {"accepted": 0})
+
+    collector.responder = hang_on_results
+    agent = start_agent(tmp_path)
+    try:
+        sent_before_kill = wait_until(
+            lambda: any(req.body["results"] for req in collector.received)
+        )
+    finally:
+        agent.send_signal(signal.SIGKILL)
+        agent.communicate(timeout=30)
+    in_flight = set(collector.ids())
+    in_spool = {p.name.split("-", 1)[1][:-5] for p in spooled(tmp_path)}
+
+    acknowledged: list[str] = []
+    collector.received.clear()
+
+    def accept(body: dict) -> object:
+        acknowledged.extend(r["id"] for r in body["results"])
+        return 200, {"accepted": len(body["results"])}
+
+    collector.responder = accept
+    restarted = start_agent(tmp_path)
+    try:
+        resent = wait_until(lambda: in_spool <= set(acknowledged))
+    finally:
+        returncode, stderr = stop_agent(restarted)
+
+    assert sent_before_kill is True
+    assert in_flight
+    assert in_flight <= in_spool
+    assert resent is True
+    assert len(acknowledged) == len(set(acknowledged))
+    assert returncode == 0
+    assert "pelihara-agent stopped" in stderr
+
+
+def scrape(port: int) -> str:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except requests.RequestException:
+        return ""
+
+
+def test_cli_sighup_reloads_and_rejects_invalid(tmp_path: Path) -> None:
+    port = free_port()
+    listen = f"127.0.0.1:{port}"
+    write_config(tmp_path, command_check("first", "echo ok", FAST), listen=listen)
+    agent = start_agent(tmp_path)
+    try:
+        first_ran = wait_until(lambda: 'check="first"' in scrape(port))
+
+        (tmp_path / "checks.yaml").write_text("agent: [\n")
+        agent.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        still_running = 'check="first"' in scrape(port)
+
+        write_config(
+            tmp_path,
+            command_check("second", "echo ok", FAST),
+            listen=listen,
+        )
+        agent.send_signal(signal.SIGHUP)
+        second_ran = wait_until(lambda: 'check="second"' in scrape(port))
+        first_gone = 'check="first"' not in scrape(port)
+    finally:
+        returncode, stderr = stop_agent(agent)
+
+    assert first_ran is True
+    assert still_running is True
+    assert "is invalid (1 issues); keeping the running one" in stderr
+    assert "checks.yaml:2: invalid YAML" in stderr
+    assert second_ran is True
+    assert first_gone is True
+    assert returncode == 0
