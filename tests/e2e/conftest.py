@@ -76,24 +76,24 @@ class Collector:
         return completed.stdout
 
     def start(self, workers: int = 1) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                program("pelihara-collector"),
-                "--data-dir",
-                str(self.data_dir),
-                "--database-url",
-                self.database_url,
-                "serve",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(workers),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    program("pelihara-collector"),
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--database-url",
+                    self.database_url,
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(workers),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
