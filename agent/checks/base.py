@@ -79,3 +79,11 @@ def call_with_timeout(function: Callable[[], T], timeout: float) -> T:
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["value"]  # type: ignore[return-value]
+
+
+def plural(count: int, noun: str) -> str:
+    """Return `count` with `noun`, in the plural unless the count is one."""
+    if count == 1:
+        return f"{count} {noun}"
+    suffix = "es" if noun.endswith("s") else "s"
+    return f"{count} {noun}{suffix}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from agent.checks.base import clean_text, grade, limit_for
+from agent.checks.base import clean_text, grade, limit_for, plural
 from agent.checks.schema import Option, OptionContext, Threshold
 from agent.spec import Category, Outcome, Status
 from agent.units import format_size
@@ -132,7 +132,7 @@ def _from_pid_file(path: Path) -> tuple[list[dict], str] | Outcome:
             reason="error",
         )
 
-    description = f"processes with pid {text} from {path}"
+    description = f"with pid {text} from {path}"
     try:
         process = psutil.Process(int(text))
         info = process.as_dict(["pid", "name", "cmdline", "memory_info"])
@@ -151,7 +151,7 @@ def _describe(options: Mapping[str, Any]) -> str:
         parts.append(f"command line containing {options['cmdline']!r}")
     if options["cmdline_regex"] is not None:
         parts.append(f"command line matching /{options['cmdline_regex'].pattern}/")
-    return "processes with " + " and ".join(parts)
+    return "with " + " and ".join(parts)
 
 
 def _judge(
@@ -165,19 +165,23 @@ def _judge(
     if count < minimum:
         return Outcome(
             Status.CRITICAL,
-            f"{count} {description} running, expected at least {minimum}",
+            f"{plural(count, 'process')} {description} running, expected at least "
+            f"{minimum}",
             values,
             reason="not_found" if count == 0 else "threshold",
         )
     if maximum is not None and count > maximum:
         return Outcome(
             Status.CRITICAL,
-            f"{count} {description} running, expected at most {maximum}",
+            f"{plural(count, 'process')} {description} running, expected at most "
+            f"{maximum}",
             values,
             reason="threshold",
         )
 
-    message = f"{count} {description} running, {format_size(rss)} resident"
+    message = (
+        f"{plural(count, 'process')} {description} running, {format_size(rss)} resident"
+    )
     status = grade(rss, options["warning"], options["critical"])
     if status is Status.OK:
         return Outcome(status, message, values)

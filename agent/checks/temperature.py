@@ -7,7 +7,7 @@ from typing import Any
 
 import psutil
 
-from agent.checks.base import grade
+from agent.checks.base import grade, plural
 from agent.checks.schema import Option, Threshold
 from agent.spec import Category, Outcome, Status
 
@@ -84,7 +84,10 @@ def run(
 
     status, current, name, limit = worst
     values = {"temperature_celsius": float(current), "sensors": float(len(readings))}
-    message = f"hottest of {len(readings)} sensors is {name} at {current:g} °C{limit}"
+    message = (
+        f"hottest of {plural(len(readings), 'sensor')} is {name} at {current:g} °C"
+        f"{limit}"
+    )
     reason = "" if status is Status.OK else "threshold"
     return Outcome(status, message, values, reason=reason)
 

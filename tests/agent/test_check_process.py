@@ -54,7 +54,7 @@ def test_process_found_by_cmdline(
 
     assert outcome.status is Status.OK
     assert outcome.message.startswith(
-        f"1 processes with command line containing '{marker}' running, "
+        f"1 process with command line containing '{marker}' running, "
     )
     assert outcome.values["count"] == 1
     assert outcome.values["rss_bytes"] > 0

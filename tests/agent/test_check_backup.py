@@ -1,0 +1,99 @@
+"""The backup kind on files made in the test."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from agent.checks import backup
+from agent.spec import CheckSpec, Status
+
+MakeCheck = Callable[..., CheckSpec]
+
+HOUR = 3600.0
+
+
+def make_file(path: Path, size: int, age: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x" * size)
+    stamp = time.time() - age
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def run(make_check: MakeCheck, **options: object) -> backup.Outcome:
+    check = make_check("backup", **options)
+    return backup.run(check.options, check.timeout)
+
+
+def test_backup_fresh(tmp_path: Path, make_check: MakeCheck) -> None:
+    make_file(tmp_path / "backups" / "old.db", 10, 30 * HOUR)
+    newest = make_file(tmp_path / "backups" / "new.db", 20, 2 * HOUR)
+
+    outcome = run(make_check, path="backups/*.db", max_age="1d")
+
+    assert outcome.status is Status.OK
+    assert outcome.message == f"newest backup {newest} is 2h old, 20 B"
+    assert outcome.values["files"] == 2
+    assert outcome.values["size_bytes"] == 20
+
+
+def test_backup_too_old(tmp_path: Path, make_check: MakeCheck) -> None:
+    stale = make_file(tmp_path / "backups" / "app.db", 10, 30 * HOUR)
+
+    outcome = run(make_check, path="backups/*.db", max_age="1d")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == (
+        f"newest backup {stale} is 1d6h old, 10 B; older than 1d"
+    )
+    assert outcome.reason == "threshold"
+
+
+def test_backup_too_small(tmp_path: Path, make_check: MakeCheck) -> None:
+    empty = make_file(tmp_path / "backups" / "app.db", 0, HOUR)
+
+    outcome = run(make_check, path="backups/*.db", max_age="1d")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == (
+        f"newest backup {empty} is 1h old, 0 B; smaller than 1 B"
+    )
+
+
+def test_backup_min_size(tmp_path: Path, make_check: MakeCheck) -> None:
+    make_file(tmp_path / "backups" / "app.db", 500, HOUR)
+
+    outcome = run(make_check, path="backups/*.db", max_age="1d", min_size="1KiB")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message.endswith("; smaller than 1.0 KiB")
+
+
+def test_backup_no_match(tmp_path: Path, make_check: MakeCheck) -> None:
+    outcome = run(make_check, path="backups/*.db", max_age="1d")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == (
+        f"no backup found: no file matches {tmp_path / 'backups' / '*.db'}"
+    )
+    assert outcome.reason == "not_found"
+
+
+def test_backup_ignores_folders(tmp_path: Path, make_check: MakeCheck) -> None:
+    (tmp_path / "backups" / "folder.db").mkdir(parents=True)
+
+    outcome = run(make_check, path="backups/*.db", max_age="1d")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.reason == "not_found"
+
+
+def test_backup_recursive_glob(tmp_path: Path, make_check: MakeCheck) -> None:
+    make_file(tmp_path / "backups" / "2026" / "12" / "app.sql.gz", 100, HOUR)
+
+    outcome = run(make_check, path="backups/**/*.sql.gz", max_age="2h")
+
+    assert outcome.status is Status.OK

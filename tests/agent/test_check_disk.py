@@ -1,0 +1,110 @@
+"""The disk kind on this machine's filesystems."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agent.checks import disk
+from agent.checks.base import CallTimeout, call_with_timeout
+from agent.spec import CheckSpec, Status
+
+MakeCheck = Callable[..., CheckSpec]
+
+
+def run(make_check: MakeCheck, **options: object) -> disk.Outcome:
+    check = make_check("disk", **options)
+    return disk.run(check.options, check.timeout)
+
+
+def test_disk_root_ok(make_check: MakeCheck) -> None:
+    outcome = run(make_check, path="/", warning="99.9%", critical="100%")
+
+    assert outcome.status is Status.OK
+    assert outcome.message.startswith("/ is ")
+    assert 0 <= outcome.values["used_percent"] <= 100
+    assert outcome.values["free_bytes"] > 0
+
+
+def test_disk_used_critical(make_check: MakeCheck, tmp_path: Path) -> None:
+    outcome = run(make_check, path=str(tmp_path), warning="0%", critical="0.01%")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message.endswith("used (critical at 0.01%)")
+    assert outcome.reason == "threshold"
+
+
+def test_disk_free_bytes_warning(make_check: MakeCheck) -> None:
+    outcome = run(
+        make_check,
+        path="/",
+        warning="99.9%",
+        critical="100%",
+        free_warning="100PiB",
+        free_critical="1B",
+    )
+
+    assert outcome.status is Status.WARNING
+    assert outcome.message.endswith("free (warning at 100.0 PiB)")
+
+
+def test_disk_inodes_warning(make_check: MakeCheck) -> None:
+    outcome = run(
+        make_check,
+        path="/",
+        warning="99.9%",
+        critical="100%",
+        inodes_warning="0%",
+        inodes_critical="100%",
+    )
+
+    if "inodes_used_percent" not in outcome.values:
+        pytest.skip("the root filesystem reports no inode count")
+    assert outcome.status is Status.WARNING
+    assert "inodes are" in outcome.message
+
+
+def test_disk_all_real_mounts(make_check: MakeCheck) -> None:
+    outcome = run(make_check, all=True, warning="99.9%", critical="100%")
+
+    assert outcome.status is Status.OK
+    assert outcome.values["mounts"] >= 1
+
+
+def test_disk_real_mounts_skip_pseudo_filesystems() -> None:
+    mounts = disk.real_mounts()
+
+    assert "/proc" not in mounts
+    assert "/sys" not in mounts
+
+
+def test_disk_missing_path(make_check: MakeCheck, tmp_path: Path) -> None:
+    outcome = run(make_check, path=str(tmp_path / "unmounted"))
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == f"{tmp_path / 'unmounted'} not found; is it mounted?"
+    assert outcome.reason == "not_found"
+
+
+def test_disk_bounded_call_times_out() -> None:
+    release = threading.Event()
+
+    started = time.monotonic()
+    with pytest.raises(CallTimeout):
+        call_with_timeout(lambda: release.wait(30), 0.2)
+    elapsed = time.monotonic() - started
+    release.set()
+
+    assert elapsed < 3
+
+
+def test_disk_bounded_call_passes_errors() -> None:
+    def fail() -> None:
+        raise OSError(5, "Input/output error")
+
+    with pytest.raises(OSError, match="Input/output error"):
+        call_with_timeout(fail, 5)

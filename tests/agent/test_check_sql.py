@@ -1,0 +1,220 @@
+"""The sql kind against real SQLite files and the local PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agent.checks import sql
+from agent.spec import CheckSpec, Status
+
+MakeCheck = Callable[..., CheckSpec]
+
+POSTGRES_URL_VARIABLE = "PELIHARA_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# A query that keeps SQLite busy for minutes.
+ENDLESS_QUERY = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+    "SELECT count(*) FROM n"
+)
+
+
+def run(make_check: MakeCheck, **options: object) -> sql.Outcome:
+    check = make_check("sql", **options)
+    return sql.run(check.options, check.timeout)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE jobs (id INTEGER, state TEXT)")
+        connection.executemany(
+            "INSERT INTO jobs VALUES (?, ?)", [(1, "done"), (2, "done"), (3, "queued")]
+        )
+    return path
+
+
+def test_sql_sqlite_select_one(database: Path, make_check: MakeCheck) -> None:
+    outcome = run(make_check, url="sqlite:///app.db")
+
+    assert outcome.status is Status.OK
+    assert outcome.message.startswith(
+        f"sqlite:///{database}: query returned 1 rows in "
+    )
+    assert outcome.values["rows"] == 1
+
+
+def test_sql_expect_value(database: Path, make_check: MakeCheck) -> None:
+    outcome = run(
+        make_check,
+        url="sqlite:///app.db",
+        query="SELECT count(*) FROM jobs WHERE state = 'queued'",
+        expect="1",
+    )
+
+    assert outcome.status is Status.OK
+
+
+def test_sql_expect_mismatch(database: Path, make_check: MakeCheck) -> None:
+    outcome = run(
+        make_check,
+        url="sqlite:///app.db",
+        query="SELECT state FROM jobs WHERE id = 3",
+        expect="done",
+    )
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == (
+        f"sqlite:///{database}: query returned 'queued', expected 'done'"
+    )
+    assert outcome.reason == "mismatch"
+
+
+def test_sql_expect_rows(database: Path, make_check: MakeCheck) -> None:
+    outcome = run(
+        make_check, url="sqlite:///app.db", query="SELECT * FROM jobs", expect_rows=2
+    )
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == f"sqlite:///{database}: query returned 3 rows, expected 2"
+
+
+def test_sql_min_rows(database: Path, make_check: MakeCheck) -> None:
+    enough = run(
+        make_check, url="sqlite:///app.db", query="SELECT * FROM jobs", min_rows=3
+    )
+    short = run(
+        make_check, url="sqlite:///app.db", query="SELECT * FROM jobs", min_rows=4
+    )
+
+    assert enough.status is Status.OK
+    assert short.status is Status.CRITICAL
+    assert short.message == (
+        f"sqlite:///{database}: query returned 3 rows, expected at least 4"
+    )
+
+
+def test_sql_query_error(database: Path, make_check: MakeCheck) -> None:
+    outcome = run(
+        make_check, url="sqlite:///app.db", query="SELECT * FROM missing_table"
+    )
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == (
+        f"sqlite:///{database}: query failed: no such table: missing_table"
+    )
+    assert outcome.reason == "error"
+
+
+def test_sql_missing_sqlite_file_not_created(
+    tmp_path: Path, make_check: MakeCheck
+) -> None:
+    outcome = run(make_check, url="sqlite:///gone.db")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == (
+        f"sqlite:///{tmp_path}/gone.db: database file {tmp_path}/gone.db not found"
+    )
+    assert outcome.reason == "not_found"
+    assert not (tmp_path / "gone.db").exists()
+
+
+def test_sql_sqlite_query_interrupted(database: Path, make_check: MakeCheck) -> None:
+    started = time.monotonic()
+    outcome = run(make_check, url="sqlite:///app.db", query=ENDLESS_QUERY, timeout="1s")
+    elapsed = time.monotonic() - started
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == (
+        f"sqlite:///{database}: no answer within 1s (interrupted)"
+    )
+    assert outcome.reason == "timeout"
+    assert elapsed < 3
+
+
+def test_sql_latency_warning(database: Path, make_check: MakeCheck) -> None:
+    outcome = run(make_check, url="sqlite:///app.db", warning="0s", critical="1m")
+
+    assert outcome.status is Status.WARNING
+    assert outcome.message.endswith("(warning at 0s)")
+
+
+def test_sql_refused_hides_password(make_check: MakeCheck, closed_port: int) -> None:
+    url = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{closed_port}/test"
+
+    outcome = run(make_check, url=url, timeout="5s")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message.startswith(
+        f"postgresql+psycopg://postgres:***@127.0.0.1:{closed_port}/test: "
+        "connection failed: "
+    )
+    assert "hunter2" not in outcome.message
+    assert outcome.reason == "refused"
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """Return the test server's URL, skipping when it is not reachable."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    configured = os.environ.get(POSTGRES_URL_VARIABLE)
+    url = configured or DEFAULT_POSTGRES_URL
+    server = make_url(url)
+    try:
+        psycopg.connect(
+            host=server.host,
+            port=server.port or 5432,
+            user=server.username,
+            password=server.password,
+            dbname=server.database,
+            connect_timeout=5,
+        ).close()
+    except psycopg.OperationalError as error:
+        if configured:
+            pytest.fail(f"PostgreSQL at {server.host}:{server.port} failed: {error}")
+        pytest.skip(
+            f"PostgreSQL not reachable at {server.host}:{server.port} ({error}); "
+            f"set {POSTGRES_URL_VARIABLE} to require it"
+        )
+    return url
+
+
+@pytest.mark.postgresql
+def test_sql_postgres_select_one(postgres_url: str, make_check: MakeCheck) -> None:
+    outcome = run(make_check, url=postgres_url, query="SELECT 41 + 1", expect="42")
+
+    assert outcome.status is Status.OK
+
+
+@pytest.mark.postgresql
+def test_sql_postgres_statement_timeout(
+    postgres_url: str, make_check: MakeCheck
+) -> None:
+    started = time.monotonic()
+    outcome = run(
+        make_check, url=postgres_url, query="SELECT pg_sleep(30)", timeout="1s"
+    )
+    elapsed = time.monotonic() - started
+
+    assert outcome.status is Status.CRITICAL
+    assert "canceling statement due to statement timeout" in outcome.message
+    assert outcome.reason == "timeout"
+    assert elapsed < 3
+
+
+@pytest.mark.postgresql
+def test_sql_postgres_unknown_table(postgres_url: str, make_check: MakeCheck) -> None:
+    outcome = run(make_check, url=postgres_url, query="SELECT * FROM no_such_table_x")
+
+    assert outcome.status is Status.CRITICAL
+    assert 'relation "no_such_table_x" does not exist' in outcome.message
+    assert outcome.reason == "error"
