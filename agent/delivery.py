@@ -2,7 +2,7 @@
 
 A single delivery thread posts the oldest spooled results in batches to
 `<collector>/api/v1/results` (docs/protocol.md) and removes them from the
-spool only on a 2xx answer. Every request has connect and read timeouts, so
+spool only on a 2xx response. Every request has connect and read timeouts, so
 a collector that accepts a connection and never answers holds up only this
 thread, never the checks. Failed posts are retried with exponential backoff
 and full jitter. A batch answered with a 4xx status other than those in
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 RESULTS_PATH = "/api/v1/results"
 
-#: Answers that say nothing about the batch itself, so it is sent again later.
+#: Responses that say nothing about the batch itself, so it is sent again later.
 #: 403 (token of another host), 404 and 405 (wrong collector URL) are
 #: configuration faults: setting the batch aside would lose every result
 #: until the operator notices, while retrying keeps them in the spool.
@@ -60,7 +60,7 @@ def backoff_delay(
 
 @dataclass(frozen=True)
 class Target:
-    """Where and as whom results are sent: the delivery part of AgentSettings."""
+    """Collector URL and agent identity for posts, taken from AgentSettings."""
 
     collector: str
     token: str | None
@@ -267,7 +267,7 @@ class Delivery:
     def _post(
         self, target: Target, entries: Sequence[Entry], read_timeout: float | None
     ) -> tuple[int | None, str]:
-        """Return the HTTP status (None if no answer) and a one-line detail."""
+        """Return the HTTP status (None without a response) and a one-line detail."""
         body = self._body(target, entries)
         headers = {"Content-Type": "application/json"}
         if target.token:

@@ -130,11 +130,13 @@ class Metrics:
             ("check",),
             registry=r,
         )
+
         self.scheduler_lag = Gauge(
             "pelihara_agent_scheduler_lag_seconds",
             "How late the latest check was started compared with its due time.",
             registry=r,
         )
+
         self.spool_pending = Gauge(
             "pelihara_agent_spool_pending_results",
             "Results in the spool waiting for the collector's acknowledgement.",
@@ -150,6 +152,7 @@ class Metrics:
             "Age of the oldest result in the spool, 0 when the spool is empty.",
             registry=r,
         )
+
         self.delivery_attempts = Counter(
             "pelihara_agent_delivery_attempts",
             "POST requests sent to the collector, heartbeats included.",

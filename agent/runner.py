@@ -1,9 +1,9 @@
 """Run one check under a hard timeout.
 
 A kind's `run` is expected to give up after its timeout, but a kind can hang
-in a C call or a stuck socket, so the runner never trusts it: each run is a
-daemon thread, and a waiter thread gives up on it after `timeout` plus a
-small grace. The abandoned thread keeps the check marked as running, so the
+in a C call or a stuck socket, so the runner does not rely on it. Each run
+is a daemon thread, and a waiter thread gives up on it after `timeout` plus
+a small grace. The abandoned thread keeps the check marked as running, so the
 scheduler never starts a second copy of it, and being a daemon thread it
 never keeps the process from exiting. At most one run per check is alive, so
 the number of threads is bounded by twice the number of checks.

@@ -189,7 +189,7 @@ class Scheduler:
                 listener(result)
             except Exception:
                 log.exception(
-                    "passing result %s of check %s on failed", result.id, spec.name
+                    "listener failed on result %s of check %s", result.id, spec.name
                 )
 
     def _suppression(self, spec: CheckSpec, status: Status, at: datetime) -> str | None:

@@ -34,7 +34,7 @@ class CheckState:
 class Verdict:
     """How one result changes a check's state.
 
-    `confirmed` is the result's hard flag. `retry` asks the scheduler to run
+    `confirmed` is the result's hard flag. `retry` means the scheduler runs
     the check again after its retry_interval, not its interval, because a
     soft failure or soft recovery waits for confirmation.
     """

@@ -65,10 +65,10 @@ class Received:
 
 @dataclass
 class FakeCollector:
-    """An HTTP server that answers POSTs from a script of responses.
+    """An HTTP server that responds to POSTs from a script of responses.
 
     Each scripted response is `(status, body)` or HANG, which reads the
-    request and never answers until the test ends. When the script is
+    request and never responds until the test ends. When the script is
     empty, `responder(body)` gives the response if set, else `default`.
     """
 
@@ -151,7 +151,7 @@ def collector() -> Iterator[FakeCollector]:
 
 @pytest.fixture
 def silent_collector() -> Iterator[str]:
-    """Return the URL of a socket that accepts connections and never answers."""
+    """Return the URL of a socket that accepts connections and never responds."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)

@@ -65,8 +65,8 @@ def test_scheduler_hanging_check_does_not_delay_round(runner: Runner) -> None:
     assert by_name["hanging"].message == "timed out after 1s"
     assert by_name["hanging"].reason == "timeout"
     assert all(by_name[q.name].status == Status.OK for q in quick)
-    # Run one after another this would take 6 * 0.9 + 1.2 s; the generous
-    # bound of 3x the longest run (1 s timeout + 0.2 s grace) catches that.
+    # Run one after another, the round would take 6 * 0.9 + 1.2 s. The
+    # generous bound is 3x the longest run (1 s timeout + 0.2 s grace).
     assert elapsed < 3 * 1.2
 
 
