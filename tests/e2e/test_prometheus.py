@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -178,3 +179,18 @@ def test_prometheus_sees_agent_build_info(prometheus: str) -> None:
     samples = query_until_present(prometheus, "pelihara_agent_build_info")
 
     assert samples[0]["metric"]["version"] == "0.1.0"
+
+
+def test_grafana_dashboard_queries_are_valid_promql(prometheus: str) -> None:
+    dashboard_path = DEPLOY_DIR.parent / "grafana" / "pelihara-overview.json"
+    dashboard = json.loads(dashboard_path.read_text())
+    expressions = [
+        target["expr"] for panel in dashboard["panels"] for target in panel["targets"]
+    ]
+    assert expressions
+
+    for expression in expressions:
+        answer = requests.get(
+            f"{prometheus}/api/v1/query", params={"query": expression}, timeout=10
+        )
+        assert answer.json()["status"] == "success", (expression, answer.text)
