@@ -9,32 +9,31 @@ are collected and raised together in one `ConfigError`.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
-import shlex
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from agent import units
 from agent.checks import KINDS, load_kind
-from agent.checks.schema import Option, OptionContext, resolve_path
-from agent.maintenance import (
-    DAY_NAMES,
-    OneOffWindow,
-    WeeklyWindow,
-    parse_time_of_day,
-    parse_timestamp,
+from agent.checks.schema import (
+    NodeReader,
+    Option,
+    OptionContext,
+    format_value,
+    is_null,
+    item_node,
+    suggestion,
 )
+from agent.maintenance import read_windows
 from agent.spec import (
     AgentSettings,
     Category,
@@ -47,12 +46,6 @@ from agent.spec import (
 
 logger = logging.getLogger(__name__)
 
-_NULL_TAG = "tag:yaml.org,2002:null"
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_TRUE = {"true", "yes", "on"}
-_FALSE = {"false", "no", "off"}
-_VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 _CHECK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 AGENT_OPTIONS = (
@@ -82,17 +75,6 @@ CHECK_OPTIONS = (
 
 _COMMON_KEYS = [option.key for option in CHECK_OPTIONS]
 
-MAINTENANCE_OPTIONS = (
-    Option("name", "str", required=True),
-    Option("checks", "str_list", default=()),
-    Option("timezone", "str", default="UTC"),
-    Option("start", "str"),
-    Option("end", "str"),
-    Option("days", "str_list", default=DAY_NAMES),
-    Option("from", "str"),
-    Option("to", "str"),
-)
-
 _CASE_STATUSES = {
     "warning": Status.WARNING,
     "critical": Status.CRITICAL,
@@ -121,10 +103,6 @@ class ConfigError(Exception):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = issues
         super().__init__("\n".join(str(issue) for issue in issues))
-
-
-class _Invalid(Exception):
-    """A value that failed its type; the message names the value and the fix."""
 
 
 class _Loader(yaml.SafeLoader):
@@ -179,23 +157,21 @@ def _read(
     return config, reader.issues
 
 
-class _Reader:
-    """Walks the node tree, collecting issues and converting values."""
+class _Reader(NodeReader):
+    """Reads the agent: section and the checks: list of one file."""
 
     def __init__(self, file: str, base_dir: Path, environ: Mapping[str, str]) -> None:
+        super().__init__(base_dir, environ)
         self.file = file
-        self.base_dir = base_dir
-        self.environ = environ
-        self.issues: list[ConfigIssue] = []
 
-    def issue(self, where: yaml.Node | int, key: str, message: str) -> None:
-        line = where if isinstance(where, int) else where.start_mark.line + 1
-        self.issues.append(ConfigIssue(self.file, line, key, message))
+    @property
+    def issues(self) -> list[ConfigIssue]:
+        return [ConfigIssue(self.file, *problem) for problem in self.problems]
 
     # -- whole file ------------------------------------------------------
 
     def read_config(self, root: yaml.Node | None) -> Config | None:
-        if root is None or _is_null(root):
+        if root is None or is_null(root):
             self.issue(
                 1, "", "the file is empty; add an agent: section and a checks: list"
             )
@@ -208,15 +184,15 @@ class _Reader:
         agent = self.read_agent(entries.get("agent", (None, None))[1])
 
         checks: list[CheckSpec] = []
-        if "checks" not in entries or _is_null(entries["checks"][1]):
+        if "checks" not in entries or is_null(entries["checks"][1]):
             self.issue(root, "checks", "missing; add a list with at least one check")
         else:
             checks = self.read_checks(entries["checks"][1])
 
         windows: list[MaintenanceWindow] = []
-        if "maintenance" in entries and not _is_null(entries["maintenance"][1]):
+        if "maintenance" in entries and not is_null(entries["maintenance"][1]):
             names = {check.name for check in checks}
-            windows = self.read_maintenance(entries["maintenance"][1], names)
+            windows = read_windows(self, entries["maintenance"][1], names)
 
         if agent is None:
             return None
@@ -231,7 +207,7 @@ class _Reader:
 
     def read_agent(self, node: yaml.Node | None) -> AgentSettings | None:
         entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        if node is not None and not _is_null(node):
+        if node is not None and not is_null(node):
             found = self.mapping(node, "agent", "the agent section")
             if found is None:
                 return None
@@ -529,7 +505,7 @@ class _Reader:
         for index, name in enumerate(names):
             status = _CASE_STATUSES.get(name.lower())
             if status is None:
-                node = _item_node(entries["open_case_on"][1], index)
+                node = item_node(entries["open_case_on"][1], index)
                 self.issue(
                     node,
                     f"{key}.open_case_on[{index}]",
@@ -586,7 +562,7 @@ class _Reader:
         if option_key in entries:
             return entries[option_key][1].value
         option = next(item for item in kind_module.OPTIONS if item.key == option_key)
-        return _format_value(option, value)
+        return format_value(option, value)
 
     def dependency_nodes(self, item: yaml.Node) -> list[tuple[str, yaml.Node]]:
         for key_node, value_node in getattr(item, "value", []):
@@ -614,7 +590,7 @@ class _Reader:
                 self.issue(
                     node,
                     f"{key}.depends_on[{index}]",
-                    f"unknown check '{dependency}'{_suggestion(dependency, names)}",
+                    f"unknown check '{dependency}'{suggestion(dependency, names)}",
                 )
 
         for cycle in _cycles(graph):
@@ -625,490 +601,6 @@ class _Reader:
                 f"{key}.depends_on",
                 f"dependency cycle {path}; remove one of these dependencies",
             )
-
-    # -- maintenance: ----------------------------------------------------
-
-    def read_maintenance(
-        self, node: yaml.Node, check_names: set[str]
-    ) -> list[MaintenanceWindow]:
-        if not isinstance(node, yaml.SequenceNode):
-            self.issue(
-                node,
-                "maintenance",
-                "expected a list of windows, each starting with '- name:'",
-            )
-            return []
-        windows: list[MaintenanceWindow] = []
-        first_line: dict[str, int] = {}
-        for index, item in enumerate(node.value):
-            key = f"maintenance[{index}]"
-            window = self.read_window(item, key, check_names)
-            if window is None:
-                continue
-            if window.name in first_line:
-                self.issue(
-                    item,
-                    f"{key}.name",
-                    f"duplicate window name '{window.name}'; it is first used on "
-                    f"line {first_line[window.name]}; give each window its own name",
-                )
-                continue
-            first_line[window.name] = item.start_mark.line + 1
-            windows.append(window)
-        return windows
-
-    def read_window(
-        self, node: yaml.Node, key: str, check_names: set[str]
-    ) -> MaintenanceWindow | None:
-        entries = self.mapping(node, key, "a maintenance window")
-        if entries is None:
-            return None
-        self.reject_unknown(
-            entries, key, [option.key for option in MAINTENANCE_OPTIONS]
-        )
-        values = self.read_options(entries, key, MAINTENANCE_OPTIONS, node)
-        if values is None:
-            return None
-
-        valid = True
-        for index, name in enumerate(values["checks"]):
-            if name not in check_names:
-                self.issue(
-                    _item_node(entries["checks"][1], index),
-                    f"{key}.checks[{index}]",
-                    f"unknown check '{name}'{_suggestion(name, sorted(check_names))}",
-                )
-                valid = False
-
-        try:
-            zone = ZoneInfo(values["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            self.issue(
-                entries["timezone"][1],
-                f"{key}.timezone",
-                f"unknown time zone '{values['timezone']}'; use an IANA name like "
-                "Asia/Jakarta or UTC",
-            )
-            return None
-
-        one_off = [name for name in ("start", "end") if name in entries]
-        weekly = [name for name in ("days", "from", "to") if name in entries]
-        if one_off and weekly:
-            self.issue(
-                node,
-                key,
-                "set either start and end (one-off) or days, from and to "
-                "(weekly), not both",
-            )
-            return None
-        if one_off:
-            window = self.read_one_off(entries, key, values, zone)
-        else:
-            window = self.read_weekly(node, entries, key, values, zone)
-        return window if valid else None
-
-    def read_one_off(
-        self, entries: dict, key: str, values: dict, zone: ZoneInfo
-    ) -> OneOffWindow | None:
-        times = {}
-        for name in ("start", "end"):
-            if values[name] is None:
-                self.issue(
-                    entries.get("start", entries.get("end"))[0],
-                    f"{key}.{name}",
-                    "missing; a one-off window needs start and end",
-                )
-                continue
-            try:
-                times[name] = parse_timestamp(values[name], zone)
-            except ValueError as error:
-                self.issue(entries[name][1], f"{key}.{name}", str(error))
-        if len(times) != 2:
-            return None
-        if times["end"] <= times["start"]:
-            self.issue(
-                entries["end"][1],
-                f"{key}.end",
-                f"end {values['end']} is not after start {values['start']}; "
-                "give a later end",
-            )
-            return None
-        return OneOffWindow(
-            name=values["name"],
-            checks=frozenset(values["checks"]),
-            start=times["start"],
-            end=times["end"],
-        )
-
-    def read_weekly(
-        self, node: yaml.Node, entries: dict, key: str, values: dict, zone: ZoneInfo
-    ) -> WeeklyWindow | None:
-        clock = {}
-        for name in ("from", "to"):
-            if values[name] is None:
-                self.issue(
-                    node,
-                    f"{key}.{name}",
-                    "missing; a window needs start and end, or days with from and to",
-                )
-                continue
-            try:
-                clock[name] = parse_time_of_day(values[name])
-            except ValueError as error:
-                self.issue(entries[name][1], f"{key}.{name}", str(error))
-
-        days = set()
-        for index, day in enumerate(values["days"]):
-            if day.lower()[:3] in DAY_NAMES and day.lower() in _DAY_SPELLINGS:
-                days.add(DAY_NAMES.index(day.lower()[:3]))
-                continue
-            self.issue(
-                _item_node(entries["days"][1], index),
-                f"{key}.days[{index}]",
-                f"invalid day '{day}'; use mon, tue, wed, thu, fri, sat or sun",
-            )
-        if len(clock) != 2 or len(days) != len(set(values["days"])) or not days:
-            if "days" in entries and not values["days"]:
-                self.issue(
-                    entries["days"][1],
-                    f"{key}.days",
-                    "the list is empty; name at least one day",
-                )
-            return None
-        if clock["from"] == clock["to"]:
-            self.issue(
-                entries["to"][1],
-                f"{key}.to",
-                f"to {values['to']} equals from {values['from']}; give a different end",
-            )
-            return None
-        return WeeklyWindow(
-            name=values["name"],
-            checks=frozenset(values["checks"]),
-            zone=zone,
-            days=frozenset(days),
-            start_time=clock["from"],
-            end_time=clock["to"],
-        )
-
-    # -- nodes and values --------------------------------------------------
-
-    def mapping(
-        self, node: yaml.Node, key: str, what: str
-    ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
-        """Return the entries of a mapping node by key text, reporting duplicates."""
-        if not isinstance(node, yaml.MappingNode):
-            self.issue(node, key, f"expected {what} as a mapping of key: value")
-            return None
-        entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        merged: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                for source in _merge_sources(value_node):
-                    for merged_key, merged_value in source.value:
-                        merged.setdefault(merged_key.value, (merged_key, merged_value))
-                continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.issue(key_node, key, "a key must be plain text")
-                continue
-            name = key_node.value
-            if name in entries:
-                first = entries[name][0].start_mark.line + 1
-                self.issue(
-                    key_node,
-                    _join(key, name),
-                    f"duplicate key; it is first set on line {first}; keep one",
-                )
-                continue
-            entries[name] = (key_node, value_node)
-        for name, entry in merged.items():
-            entries.setdefault(name, entry)
-        return entries
-
-    def reject_unknown(
-        self, entries: dict, key: str, known: list[str] | tuple[str, ...]
-    ) -> None:
-        for name, (key_node, _) in entries.items():
-            if name in known:
-                continue
-            close = difflib.get_close_matches(name, known, n=1)
-            if close:
-                hint = f"did you mean '{close[0]}'?"
-            else:
-                hint = f"known keys are {', '.join(known)}"
-            self.issue(key_node, _join(key, name), f"unknown key; {hint}")
-
-    def read_options(
-        self,
-        entries: dict,
-        key: str,
-        options: tuple[Option, ...],
-        node: yaml.Node | None = None,
-        kind: str = "",
-    ) -> dict[str, Any] | None:
-        """Return every option's value (default when unset), or None on errors."""
-        values: dict[str, Any] = {}
-        valid = True
-        for option in options:
-            entry = entries.get(option.key)
-            if entry is None or _is_null(entry[1]):
-                if option.required:
-                    where = entry[1] if entry else (node if node is not None else 0)
-                    needed = f"{kind} checks need it" if kind else "add it"
-                    self.issue(where, _join(key, option.key), f"missing; {needed}")
-                    valid = False
-                values[option.key] = _copy_default(option.default)
-                continue
-            try:
-                values[option.key] = self.convert(
-                    option, entry[1], _join(key, option.key)
-                )
-            except _Invalid as error:
-                self.issue(entry[1], _join(key, option.key), str(error))
-                valid = False
-        return values if valid else None
-
-    def convert(self, option: Option, node: yaml.Node, key: str) -> Any:
-        """Return the value of `node` converted to the option's type."""
-        if option.type in ("str_list", "int_list"):
-            items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-            item_option = Option(option.key, option.type.removesuffix("_list"))
-            return [self.convert(item_option, item, key) for item in items]
-        if option.type == "argv":
-            return self.convert_argv(option, node, key)
-        if option.type == "str_map":
-            return self.convert_map(node, key)
-
-        if not isinstance(node, yaml.ScalarNode):
-            raise _Invalid(f"expected {_describe(option)}, not a list or mapping")
-        text = self.expand(node.value, option)
-        value = _CONVERTERS[option.type](text, option, self.base_dir, node)
-        if option.choices and value not in option.choices:
-            choices = ", ".join(str(choice) for choice in option.choices)
-            raise _Invalid(
-                f"invalid value '{_shown(text, option)}'; use one of {choices}"
-            )
-        _check_bounds(option, value, text)
-        return value
-
-    def convert_argv(self, option: Option, node: yaml.Node, key: str) -> list[str]:
-        if isinstance(node, yaml.SequenceNode):
-            argv = [self.text_item(item, option) for item in node.value]
-        elif isinstance(node, yaml.ScalarNode):
-            text = self.expand(node.value, option)
-            try:
-                argv = shlex.split(text)
-            except ValueError as error:
-                raise _Invalid(
-                    f"cannot split '{text}': {error}; check the quotes"
-                ) from None
-        else:
-            raise _Invalid("expected a list of arguments or one command line")
-        if not argv:
-            raise _Invalid("the command is empty; give the program and its arguments")
-        return argv
-
-    def text_item(self, node: yaml.Node, option: Option) -> str:
-        if not isinstance(node, yaml.ScalarNode):
-            raise _Invalid("expected text items, not a nested list or mapping")
-        return self.expand(node.value, option)
-
-    def convert_map(self, node: yaml.Node, key: str) -> dict[str, str]:
-        entries = self.mapping(node, key, "a mapping")
-        if entries is None:
-            raise _Invalid("expected a mapping of name: value")
-        result = {}
-        text_option = Option("value", "str")
-        for name, (_, value_node) in entries.items():
-            result[name] = self.text_item(value_node, text_option)
-        return result
-
-    def text(self, node: yaml.Node, key: str) -> str | None:
-        """Return a scalar's text as typed, after ${VAR} expansion."""
-        try:
-            return self.convert(Option(key, "str"), node, key)
-        except _Invalid as error:
-            self.issue(node, key, str(error))
-            return None
-
-    def expand(self, text: str, option: Option) -> str:
-        """Return `text` with ${VAR} and ${VAR:-default} replaced from environ."""
-
-        def replace(match: re.Match[str]) -> str:
-            whole = match.group(0)
-            if whole == "$${":
-                return "${"
-            name = match.group(1)
-            if name is None:
-                raise _Invalid(
-                    "invalid ${...} reference; write ${NAME} or ${NAME:-default}, "
-                    "or $${ for a literal ${"
-                )
-            value = self.environ.get(name)
-            if value:
-                return value
-            if match.group(2) is not None:
-                return match.group(2)
-            if value is None:
-                raise _Invalid(
-                    f"environment variable {name} is not set; set it or write "
-                    f"${{{name}:-default}}"
-                )
-            return value
-
-        if "$" not in text:
-            return text
-        return _VARIABLE.sub(replace, text)
-
-
-_DAY_SPELLINGS = set(DAY_NAMES) | {
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-}
-
-
-def _convert_str(text: str, option: Option, base_dir: Path, node: yaml.Node) -> str:
-    return text
-
-
-def _convert_int(text: str, option: Option, base_dir: Path, node: yaml.Node) -> int:
-    if not re.fullmatch(r"[+-]?\d+", text.strip()):
-        raise _Invalid(
-            f"invalid whole number '{_shown(text, option)}'; write it like 3"
-        )
-    return int(text)
-
-
-def _convert_float(text: str, option: Option, base_dir: Path, node: yaml.Node) -> float:
-    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text.strip()):
-        raise _Invalid(f"invalid number '{_shown(text, option)}'; write it like 1.5")
-    return float(text)
-
-
-def _convert_bool(text: str, option: Option, base_dir: Path, node: yaml.Node) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise _Invalid(f"invalid value '{_shown(text, option)}'; use true or false")
-
-
-def _unit(parse: Callable[[str], Any]) -> Callable[[str, Option, Path, yaml.Node], Any]:
-    def convert(text: str, option: Option, base_dir: Path, node: yaml.Node) -> Any:
-        try:
-            return parse(text)
-        except units.UnitError as error:
-            raise _Invalid(str(error)) from None
-
-    return convert
-
-
-def _convert_path(text: str, option: Option, base_dir: Path, node: yaml.Node) -> Path:
-    if not text.strip():
-        raise _Invalid("the path is empty; give a file or folder path")
-    return resolve_path(base_dir, text)
-
-
-def _convert_regex(
-    text: str, option: Option, base_dir: Path, node: yaml.Node
-) -> re.Pattern[str]:
-    try:
-        return re.compile(text)
-    except re.error as error:
-        raise _Invalid(f"invalid regular expression '{text}': {error}") from None
-
-
-_CONVERTERS: dict[str, Callable[[str, Option, Path, yaml.Node], Any]] = {
-    "str": _convert_str,
-    "int": _convert_int,
-    "float": _convert_float,
-    "bool": _convert_bool,
-    "duration": _unit(units.parse_duration),
-    "size": _unit(units.parse_size),
-    "percent": _unit(units.parse_percent),
-    "path": _convert_path,
-    "regex": _convert_regex,
-}
-
-
-def _check_bounds(option: Option, value: Any, text: str) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return
-    if option.minimum is not None and value < option.minimum:
-        limit = _format_value(option, option.minimum)
-        raise _Invalid(
-            f"{_shown(text, option)} is below the minimum {limit}; use a larger value"
-        )
-    if option.maximum is not None and value > option.maximum:
-        limit = _format_value(option, option.maximum)
-        raise _Invalid(
-            f"{_shown(text, option)} is above the maximum {limit}; use a smaller value"
-        )
-
-
-def _format_value(option: Option, value: Any) -> str:
-    if option.type == "duration":
-        return units.format_duration(value)
-    if option.type == "size":
-        return units.format_size(value)
-    if option.type == "percent":
-        return f"{value:g}%"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _shown(text: str, option: Option) -> str:
-    if option.secret:
-        return "***"
-    return redact_url(text) if "://" in text else text
-
-
-def _describe(option: Option) -> str:
-    return {"str": "text", "path": "a path"}.get(option.type, f"a {option.type}")
-
-
-def _copy_default(default: Any) -> Any:
-    if isinstance(default, tuple):
-        return list(default)
-    if isinstance(default, dict):
-        return dict(default)
-    return default
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG
-
-
-def _join(key: str, name: str) -> str:
-    return f"{key}.{name}" if key else name
-
-
-def _item_node(node: yaml.Node, index: int) -> yaml.Node:
-    if isinstance(node, yaml.SequenceNode) and index < len(node.value):
-        return node.value[index]
-    return node
-
-
-def _merge_sources(node: yaml.Node) -> list[yaml.MappingNode]:
-    if isinstance(node, yaml.MappingNode):
-        return [node]
-    if isinstance(node, yaml.SequenceNode):
-        return [item for item in node.value if isinstance(item, yaml.MappingNode)]
-    return []
-
-
-def _suggestion(name: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(name, names, n=1)
-    if close:
-        return f"; did you mean '{close[0]}'?"
-    return "; name a check of this file"
 
 
 def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:

@@ -10,9 +10,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from agent.checks.schema import NodeReader, Option, item_node, suggestion
+from agent.spec import MaintenanceWindow
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_DAY_SPELLINGS = set(DAY_NAMES) | {
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+}
+
+OPTIONS = (
+    Option("name", "str", required=True),
+    Option("checks", "str_list", default=()),
+    Option("timezone", "str", default="UTC"),
+    Option("start", "str"),
+    Option("end", "str"),
+    Option("days", "str_list", default=DAY_NAMES),
+    Option("from", "str"),
+    Option("to", "str"),
+)
 
 
 @dataclass(frozen=True)
@@ -85,3 +111,174 @@ def _aware(at: datetime) -> datetime:
     if at.tzinfo is None:
         return at.replace(tzinfo=UTC)
     return at
+
+
+def read_windows(
+    reader: NodeReader, node: yaml.Node, check_names: set[str]
+) -> list[MaintenanceWindow]:
+    """Return the windows of the `maintenance:` list; problems go to `reader`."""
+    if not isinstance(node, yaml.SequenceNode):
+        reader.issue(
+            node,
+            "maintenance",
+            "expected a list of windows, each starting with '- name:'",
+        )
+        return []
+    windows: list[MaintenanceWindow] = []
+    first_line: dict[str, int] = {}
+    for index, item in enumerate(node.value):
+        key = f"maintenance[{index}]"
+        window = _read_window(reader, item, key, check_names)
+        if window is None:
+            continue
+        if window.name in first_line:
+            reader.issue(
+                item,
+                f"{key}.name",
+                f"duplicate window name '{window.name}'; it is first used on "
+                f"line {first_line[window.name]}; give each window its own name",
+            )
+            continue
+        first_line[window.name] = item.start_mark.line + 1
+        windows.append(window)
+    return windows
+
+
+def _read_window(
+    reader: NodeReader, node: yaml.Node, key: str, check_names: set[str]
+) -> MaintenanceWindow | None:
+    entries = reader.mapping(node, key, "a maintenance window")
+    if entries is None:
+        return None
+    reader.reject_unknown(entries, key, [option.key for option in OPTIONS])
+    values = reader.read_options(entries, key, OPTIONS, node)
+    if values is None:
+        return None
+
+    valid = True
+    for index, name in enumerate(values["checks"]):
+        if name not in check_names:
+            reader.issue(
+                item_node(entries["checks"][1], index),
+                f"{key}.checks[{index}]",
+                f"unknown check '{name}'{suggestion(name, sorted(check_names))}",
+            )
+            valid = False
+
+    try:
+        zone = ZoneInfo(values["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        reader.issue(
+            entries["timezone"][1],
+            f"{key}.timezone",
+            f"unknown time zone '{values['timezone']}'; use an IANA name like "
+            "Asia/Jakarta or UTC",
+        )
+        return None
+
+    one_off = [name for name in ("start", "end") if name in entries]
+    weekly = [name for name in ("days", "from", "to") if name in entries]
+    if one_off and weekly:
+        reader.issue(
+            node,
+            key,
+            "set either start and end (one-off) or days, from and to "
+            "(weekly), not both",
+        )
+        return None
+    if one_off:
+        window = _read_one_off(reader, entries, key, values, zone)
+    else:
+        window = _read_weekly(reader, node, entries, key, values, zone)
+    return window if valid else None
+
+
+def _read_one_off(
+    reader: NodeReader, entries: dict, key: str, values: dict, zone: ZoneInfo
+) -> OneOffWindow | None:
+    times = {}
+    for name in ("start", "end"):
+        if values[name] is None:
+            reader.issue(
+                entries.get("start", entries.get("end"))[0],
+                f"{key}.{name}",
+                "missing; a one-off window needs start and end",
+            )
+            continue
+        try:
+            times[name] = parse_timestamp(values[name], zone)
+        except ValueError as error:
+            reader.issue(entries[name][1], f"{key}.{name}", str(error))
+    if len(times) != 2:
+        return None
+    if times["end"] <= times["start"]:
+        reader.issue(
+            entries["end"][1],
+            f"{key}.end",
+            f"end {values['end']} is not after start {values['start']}; "
+            "give a later end",
+        )
+        return None
+    return OneOffWindow(
+        name=values["name"],
+        checks=frozenset(values["checks"]),
+        start=times["start"],
+        end=times["end"],
+    )
+
+
+def _read_weekly(
+    reader: NodeReader,
+    node: yaml.Node,
+    entries: dict,
+    key: str,
+    values: dict,
+    zone: ZoneInfo,
+) -> WeeklyWindow | None:
+    clock = {}
+    for name in ("from", "to"):
+        if values[name] is None:
+            reader.issue(
+                node,
+                f"{key}.{name}",
+                "missing; a window needs start and end, or days with from and to",
+            )
+            continue
+        try:
+            clock[name] = parse_time_of_day(values[name])
+        except ValueError as error:
+            reader.issue(entries[name][1], f"{key}.{name}", str(error))
+
+    days = set()
+    for index, day in enumerate(values["days"]):
+        if day.lower()[:3] in DAY_NAMES and day.lower() in _DAY_SPELLINGS:
+            days.add(DAY_NAMES.index(day.lower()[:3]))
+            continue
+        reader.issue(
+            item_node(entries["days"][1], index),
+            f"{key}.days[{index}]",
+            f"invalid day '{day}'; use mon, tue, wed, thu, fri, sat or sun",
+        )
+    if len(clock) != 2 or len(days) != len(set(values["days"])) or not days:
+        if "days" in entries and not values["days"]:
+            reader.issue(
+                entries["days"][1],
+                f"{key}.days",
+                "the list is empty; name at least one day",
+            )
+        return None
+    if clock["from"] == clock["to"]:
+        reader.issue(
+            entries["to"][1],
+            f"{key}.to",
+            f"to {values['to']} equals from {values['from']}; give a different end",
+        )
+        return None
+    return WeeklyWindow(
+        name=values["name"],
+        checks=frozenset(values["checks"]),
+        zone=zone,
+        days=frozenset(days),
+        start_time=clock["from"],
+        end_time=clock["to"],
+    )
