@@ -1,10 +1,10 @@
 """Load and validate checks.yaml into a `spec.Config`.
 
 The file is composed into a YAML node tree, not constructed into Python
-values, so every error can name its line, and a value where text is
-expected is read as the text the user typed: YAML 1.1 would otherwise turn
-`no` into false, `010` into 8 and `12:30` into 750. All errors of a file
-are collected and raised together in one `ConfigError`.
+values, so every error can name its line. A value where text is expected
+is read as the text the user typed, because YAML 1.1 would turn `no` into
+false, `010` into 8 and `12:30` into 750. All errors of a file are
+collected and raised together in one `ConfigError`.
 """
 
 from __future__ import annotations
@@ -543,8 +543,12 @@ class _Reader(NodeReader):
                 continue
             if not pair.higher_is_worse and warning > critical:
                 continue
-            shown_warning = self.shown(entries, pair.warning, warning, kind_module)
-            shown_critical = self.shown(entries, pair.critical, critical, kind_module)
+            shown_warning = self.threshold_text(
+                entries, pair.warning, warning, kind_module
+            )
+            shown_critical = self.threshold_text(
+                entries, pair.critical, critical, kind_module
+            )
             order = "below" if pair.higher_is_worse else "above"
             where = entries.get(pair.warning) or entries.get(pair.critical)
             self.issue(
@@ -556,7 +560,7 @@ class _Reader(NodeReader):
             valid = False
         return valid
 
-    def shown(
+    def threshold_text(
         self, entries: dict, option_key: str, value: Any, kind_module: ModuleType
     ) -> str:
         if option_key in entries:

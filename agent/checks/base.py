@@ -75,7 +75,7 @@ def call_with_timeout(function: Callable[[], T], timeout: float) -> T:
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        raise CallTimeout(f"no answer within {timeout:g}s")
+        raise CallTimeout(f"did not return within {timeout:g}s")
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["value"]  # type: ignore[return-value]

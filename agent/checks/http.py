@@ -93,7 +93,7 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
 
 
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
-    """Send the request and check the answer, all within `timeout` seconds."""
+    """Send the request and check the response, all within `timeout` seconds."""
     shown = redact_url(options["url"])
     method = options["method"]
     started = time.monotonic()
@@ -180,9 +180,9 @@ def _read_body(response: requests.Response, limit: int, deadline: float) -> byte
     size = 0
     try:
         while size < limit:
-            # read1 returns after one socket read, so a server that trickles
-            # its body is stopped by the overall deadline; the read timeout
-            # alone restarts with every byte.
+            # read1 returns after one socket read, so the deadline below also
+            # stops a server that trickles its body. The read timeout alone
+            # would restart with every byte.
             chunk = response.raw.read1(min(_CHUNK, limit - size), decode_content=True)
             if not chunk:
                 break

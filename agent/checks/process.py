@@ -24,8 +24,14 @@ OPTIONS = (
         "cmdline_regex", "regex", help="regular expression the command line matches"
     ),
     Option("pid_file", "path", help="file holding the pid of the one process"),
-    Option("min_count", "int", default=1, minimum=0, help="fewest matching processes"),
-    Option("max_count", "int", minimum=0, help="most matching processes"),
+    Option(
+        "min_count",
+        "int",
+        default=1,
+        minimum=0,
+        help="minimum number of matching processes",
+    ),
+    Option("max_count", "int", minimum=0, help="maximum number of matching processes"),
     Option("warning", "size", help="total resident memory (RSS) that warns"),
     Option("critical", "size", help="total resident memory (RSS) that is critical"),
 )

@@ -11,7 +11,8 @@ A kind module provides:
 - `run(options, timeout) -> Outcome`.
 
 The loader converts every value to its base unit before `run` sees it and
-fills in defaults, so `options[key]` exists for every declared key.
+fills in defaults before `run` receives them, so `options[key]` exists for
+every declared key.
 `NodeReader` does that conversion from YAML nodes for the kinds' options
 and for the loader's own sections alike.
 """
@@ -93,7 +94,7 @@ class Threshold:
 
 @dataclass(frozen=True)
 class OptionContext:
-    """What `prepare` may need beyond the kind's own keys."""
+    """Settings of the check that `prepare` may need beyond the kind's own keys."""
 
     check: str
     base_dir: Path
@@ -208,7 +209,9 @@ class NodeReader:
             entry = entries.get(option.key)
             if entry is None or is_null(entry[1]):
                 if option.required:
-                    where = entry[1] if entry else (node if node is not None else 0)
+                    where: yaml.Node | int = node if node is not None else 0
+                    if entry is not None:
+                        where = entry[1]
                     needed = f"{kind} checks need it" if kind else "add it"
                     self.issue(where, join_key(key, option.key), f"missing; {needed}")
                     valid = False
@@ -363,7 +366,9 @@ def _convert_regex(
     try:
         return re.compile(text)
     except re.error as error:
-        raise Invalid(f"invalid regular expression '{text}': {error}") from None
+        raise Invalid(
+            f"invalid regular expression '{text}': {error}; fix the pattern"
+        ) from None
 
 
 _CONVERTERS: dict[str, Callable[[str, Option, Path, yaml.Node], Any]] = {

@@ -1,4 +1,4 @@
-"""Run a query against a database through SQLAlchemy and check its answer.
+"""Run a query against a database through SQLAlchemy and check the rows.
 
 SQLAlchemy and the database driver are imported only when an sql check is
 configured, so an agent without one never loads them.

@@ -1,4 +1,4 @@
-"""Open a TCP connection, optionally send text and expect an answer."""
+"""Open a TCP connection, optionally send text and expect a response."""
 
 from __future__ import annotations
 
@@ -18,14 +18,16 @@ OPTIONS = (
     Option("host", "str", required=True, help="host name or IP address"),
     Option("port", "int", required=True, minimum=1, maximum=65535, help="TCP port"),
     Option("send", "str", help="text to send after connecting"),
-    Option("expect", "str", help="text the first bytes of the answer must contain"),
-    Option("warning", "duration", help="connect (and answer) time that warns"),
-    Option("critical", "duration", help="connect (and answer) time that is critical"),
+    Option("expect", "str", help="text the first bytes of the response must contain"),
+    Option("warning", "duration", help="time to connect (and respond) that warns"),
+    Option(
+        "critical", "duration", help="time to connect (and respond) that is critical"
+    ),
 )
 
 THRESHOLDS = (Threshold("warning", "critical"),)
 
-# Bytes read while waiting for `expect`.
+# Maximum bytes read while waiting for `expect`.
 MAX_ANSWER = 4096
 
 
@@ -63,7 +65,8 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
         except TimeoutError:
             return Outcome(
                 Status.CRITICAL,
-                f"{target}: connected but no expected answer within {timeout:g}s",
+                f"{target}: connected, but the expected response did not arrive within "
+                f"{timeout:g}s",
                 reason="timeout",
             )
         except OSError as error:
@@ -78,13 +81,14 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     if options["expect"] is not None and options["expect"] not in answer:
         return Outcome(
             Status.CRITICAL,
-            f"{target}: answer {clean_text(answer, 80)!r} does not contain "
+            f"{target}: response {clean_text(answer, 80)!r} does not contain "
             f"{options['expect'][:80]!r}",
             values,
             reason="mismatch",
         )
 
-    message = f"{target} answered in {format_duration(elapsed)}"
+    verb = "responded" if options["expect"] is not None else "accepted the connection"
+    message = f"{target} {verb} in {format_duration(elapsed)}"
     status = grade(elapsed, options["warning"], options["critical"])
     if status is Status.OK:
         return Outcome(status, message, values)

@@ -73,7 +73,7 @@ def test_tcp_connect_ok(listener, make_check: MakeCheck) -> None:
     outcome = run(make_check, host="127.0.0.1", port=port)
 
     assert outcome.status is Status.OK
-    assert outcome.message.startswith(f"127.0.0.1:{port} answered in ")
+    assert outcome.message.startswith(f"127.0.0.1:{port} accepted the connection in ")
     assert outcome.values["latency_seconds"] >= 0
 
 
@@ -106,7 +106,7 @@ def test_tcp_wrong_answer(listener, make_check: MakeCheck) -> None:
 
     assert outcome.status is Status.CRITICAL
     assert outcome.message == (
-        f"127.0.0.1:{port}: answer '554 go away' does not contain '220 '"
+        f"127.0.0.1:{port}: response '554 go away' does not contain '220 '"
     )
     assert outcome.reason == "mismatch"
 
@@ -130,7 +130,8 @@ def test_tcp_silent_peer_times_out(listener, make_check: MakeCheck) -> None:
 
     assert outcome.status is Status.CRITICAL
     assert outcome.message == (
-        f"127.0.0.1:{port}: connected but no expected answer within 1s"
+        f"127.0.0.1:{port}: connected, but the expected response did not arrive "
+        "within 1s"
     )
     assert outcome.reason == "timeout"
     assert elapsed < 3

@@ -460,7 +460,7 @@ def test_checks_invalid_regex(write_config: ConfigWriter) -> None:
 
     assert config_messages(path) == [
         f"{path}:5: checks[0].body_regex: invalid regular expression '(open': "
-        "missing ), unterminated subpattern at position 0"
+        "missing ), unterminated subpattern at position 0; fix the pattern"
     ]
 
 
