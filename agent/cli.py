@@ -328,6 +328,10 @@ def _reload(path: Path, scheduler: Scheduler, delivery: Delivery | None) -> None
         for issue in error.issues:
             log.error("%s", issue)
         return
+    except Exception:
+        # A loader bug must not stop an agent that runs a good configuration.
+        log.exception("reloading %s failed; keeping the running configuration", path)
+        return
 
     old = scheduler.config.agent
     new = config.agent

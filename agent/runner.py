@@ -77,6 +77,15 @@ class Runner:
             del self._running[name]
             return False
 
+    def is_abandoned(self, name: str) -> bool:
+        """Return whether check `name` timed out and its thread still runs."""
+        with self._lock:
+            threads = self._running.get(name)
+            if threads is None:
+                return False
+            worker, waiter = threads
+            return worker.is_alive() and not waiter.is_alive()
+
     def start(self, spec: CheckSpec, on_done: Callable[[Run], None]) -> bool:
         """Start a run of `spec` and call `on_done` with it from another thread.
 

@@ -102,12 +102,13 @@ class Scheduler:
             earliest = min(slot.next_due for slot in self._slots.values())
         return max(0.0, earliest - self._clock())
 
-    def tick(self, only: Iterable[str] | None = None, once: bool = False) -> int:
+    def tick(self, only: Iterable[str] | None = None) -> int:
         """Start every due check (of `only`, if given) and return how many.
 
-        A due check that is still running is skipped and counted. With
-        `once`, such a check instead gets an UNKNOWN timeout result at once,
-        because `--once` must end with a result for every check.
+        A due check that is still running is skipped and counted. If its
+        last run timed out and the thread still hangs, the skipped turn also
+        gives an UNKNOWN timeout result. Without it, a hung check with
+        retries would stay soft forever and `--once` would never end.
         """
         now = self._clock()
         wanted = None if only is None else set(only)
@@ -131,20 +132,20 @@ class Scheduler:
             if self._runner.start(slot.spec, self._finish):
                 started += 1
                 continue
-            self._skip(slot.spec, once)
+            self._skip(slot.spec)
 
         if started and self._metrics is not None:
             self._metrics.rounds.inc()
         return started
 
-    def _skip(self, spec: CheckSpec, once: bool) -> None:
+    def _skip(self, spec: CheckSpec) -> None:
         log.warning(
             "check %s is still running from its previous turn; not starting it again",
             spec.name,
         )
         if self._metrics is not None:
             self._metrics.count_skip(spec)
-        if once:
+        if self._runner.is_abandoned(spec.name):
             outcome = Outcome(
                 Status.UNKNOWN,
                 "still running after its previous run timed out",
@@ -180,10 +181,8 @@ class Scheduler:
             open_case_on=spec.open_case_on,
         )
         _log_result(result, before, verdict.state)
-        if self._metrics is not None:
-            self._metrics.observe_result(result)
-            if run.caught:
-                self._metrics.check_errors.labels(spec.name).inc()
+        # Listeners first: the spool must get the result even if a kind
+        # returned a value the metrics cannot take.
         for listener in self._listeners:
             try:
                 listener(result)
@@ -191,6 +190,13 @@ class Scheduler:
                 log.exception(
                     "listener failed on result %s of check %s", result.id, spec.name
                 )
+        if self._metrics is not None:
+            try:
+                self._metrics.observe_result(result)
+                if run.caught:
+                    self._metrics.check_errors.labels(spec.name).inc()
+            except (TypeError, ValueError):
+                log.exception("metrics of check %s not updated", spec.name)
 
     def _suppression(self, spec: CheckSpec, status: Status, at: datetime) -> str | None:
         if status == Status.OK:
@@ -253,7 +259,14 @@ class Scheduler:
                 before_tick()
                 if stop.is_set():
                     break
-            if self.tick() and after_round is not None:
+            try:
+                started = self.tick()
+            except Exception:
+                # One failing round (no thread could be started, say) must
+                # not end the agent; the next tick tries again.
+                log.exception("scheduler round failed")
+                started = 0
+            if started and after_round is not None:
                 after_round()
             stop.wait(min(self.seconds_until_due(), poll))
 
@@ -274,7 +287,7 @@ class Scheduler:
 
         final: dict[str, Result] = {}
         while len(final) < len(order) and not (stop and stop.is_set()):
-            self.tick(only=set(order) - final.keys(), once=True)
+            self.tick(only=set(order) - final.keys())
             wait = min(self.seconds_until_due(), 0.2)
             try:
                 result = finished.get(timeout=wait)

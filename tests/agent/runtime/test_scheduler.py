@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from agent.maintenance import OneOffWindow
 from agent.metrics import Metrics
 from agent.runner import Runner
 from agent.scheduler import Scheduler
@@ -97,8 +97,12 @@ def test_scheduler_skips_overlapping_run(runner: Runner) -> None:
 
 def test_scheduler_hanging_check_does_not_stop_next_rounds(runner: Runner) -> None:
     release = threading.Event()
+    starts: list[float] = []
     hanging = make_spec(
-        "hanging", interval=0.2, timeout=0.5, options={"release": release}
+        "hanging",
+        interval=0.2,
+        timeout=0.5,
+        options={"release": release, "starts": starts},
     )
     quick = make_spec("quick", interval=0.2)
     scheduler = Scheduler(make_config(hanging, quick), runner=runner, splay=False)
@@ -118,7 +122,10 @@ def test_scheduler_hanging_check_does_not_stop_next_rounds(runner: Runner) -> No
     assert timed_out is True
     assert reached is True
     assert thread.is_alive() is False
-    assert len(collected.of("hanging")) == 1
+    assert len(starts) == 1
+    assert collected.of("hanging")[-1].message == (
+        "still running after its previous run timed out"
+    )
 
 
 def test_scheduler_retries_before_confirming(runner: Runner) -> None:
@@ -191,15 +198,24 @@ def test_scheduler_soft_dependency_failure_not_suppressing(runner: Runner) -> No
     assert collected.of("app")[0].suppressed is None
 
 
-def window(name: str, checks: frozenset[str], active: bool) -> OneOffWindow:
+@dataclass(frozen=True)
+class Window:
+    """A maintenance window from `start` to `end`, as spec.MaintenanceWindow."""
+
+    name: str
+    checks: frozenset[str]
+    start: datetime
+    end: datetime
+
+    def is_active(self, at: datetime) -> bool:
+        return self.start <= at < self.end
+
+
+def window(name: str, checks: frozenset[str], active: bool) -> Window:
+    """Return a two-hour window around now, or one starting in an hour."""
     now = datetime.now(UTC)
     start = now - timedelta(hours=1) if active else now + timedelta(hours=1)
-    return OneOffWindow(
-        name,
-        checks,
-        start,
-        start + timedelta(hours=2) if active else start + timedelta(hours=1),
-    )
+    return Window(name, checks, start, start + timedelta(hours=2))
 
 
 def test_scheduler_suppresses_during_maintenance(runner: Runner) -> None:
@@ -298,3 +314,38 @@ def test_scheduler_reload_removes_metrics_of_dropped_check(runner: Runner) -> No
     labels = {"check": "old", "kind": "fake", "category": "application"}
     status = metrics.registry.get_sample_value("pelihara_check_status", labels)
     assert status is None
+
+
+def test_scheduler_hung_check_with_retries_confirmed(runner: Runner) -> None:
+    release = threading.Event()
+    spec = make_spec(
+        timeout=0.2, retries=2, retry_interval=0.1, options={"release": release}
+    )
+    scheduler = Scheduler(make_config(spec), runner=runner, splay=False)
+    collected = Collected()
+    scheduler.add_listener(collected)
+
+    results = scheduler.run_once()
+    release.set()
+
+    messages = [r.message for r in collected.results]
+    assert results[0].status == Status.UNKNOWN
+    assert results[0].confirmed is True
+    assert messages == [
+        "timed out after 0.2s",
+        "still running after its previous run timed out",
+        "still running after its previous run timed out",
+    ]
+
+
+def test_scheduler_bad_value_still_reaches_listener(runner: Runner) -> None:
+    spec = make_spec(options={"values": {"used_percent": "lots"}})
+    scheduler = Scheduler(
+        make_config(spec), runner=runner, metrics=Metrics(), splay=False
+    )
+    collected = Collected()
+    scheduler.add_listener(collected)
+
+    scheduler.run_once()
+
+    assert len(collected.results) == 1
