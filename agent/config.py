@@ -87,14 +87,15 @@ class ConfigIssue:
     """One problem found in a configuration file."""
 
     file: str
-    line: int
+    line: int  # 1-based; 0 when the problem has no line (unreadable file)
     key: str  # dotted path like checks[2].critical; "" for the whole file
     message: str
 
     def __str__(self) -> str:
+        place = f"{self.file}:{self.line}" if self.line else self.file
         if self.key:
-            return f"{self.file}:{self.line}: {self.key}: {self.message}"
-        return f"{self.file}:{self.line}: {self.message}"
+            return f"{place}: {self.key}: {self.message}"
+        return f"{place}: {self.message}"
 
 
 class ConfigError(Exception):

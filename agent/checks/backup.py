@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agent.checks.base import CallTimeout, call_with_timeout
+from agent.checks.base import CallTimeout, call_with_timeout, one_line_outcome
 from agent.checks.schema import Option
 from agent.spec import Category, Outcome, Status
 from agent.units import format_duration, format_size
@@ -29,6 +29,7 @@ OPTIONS = (
 THRESHOLDS = ()
 
 
+@one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Find the newest matching file and check its age and size."""
     pattern = str(options["path"])

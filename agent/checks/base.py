@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from agent.spec import Status
+from agent.spec import Outcome, Status
 
 MESSAGE_MAX_LENGTH = 300
 
@@ -87,3 +89,18 @@ def plural(count: int, noun: str) -> str:
         return f"{count} {noun}"
     suffix = "es" if noun.endswith("s") else "s"
     return f"{count} {noun}{suffix}"
+
+
+def one_line_outcome(run: Callable[..., Outcome]) -> Callable[..., Outcome]:
+    """Wrap a kind's `run` so every message it returns passes clean_text.
+
+    Messages quote target output (status lines, error text, file names), so
+    this keeps each one a single line of at most MESSAGE_MAX_LENGTH.
+    """
+
+    @functools.wraps(run)
+    def wrapper(*args: Any, **kwargs: Any) -> Outcome:
+        outcome = run(*args, **kwargs)
+        return dataclasses.replace(outcome, message=clean_text(outcome.message))
+
+    return wrapper

@@ -23,8 +23,8 @@ from typing import Any
 
 import psutil
 
-from agent.checks.base import clean_text
-from agent.checks.schema import Option, OptionContext
+from agent.checks.base import clean_text, one_line_outcome
+from agent.checks.schema import SECRET_NAMES, Option, OptionContext, Secret
 from agent.spec import Category, Outcome, Status
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,11 @@ _PERFDATA_ITEM = re.compile(
 
 
 def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, str]]:
-    """Default the working folder to the config file's folder."""
+    """Default the working folder to the config file's folder; hide secrets."""
+    options["env"] = {
+        name: Secret(value) if SECRET_NAMES.search(name) else value
+        for name, value in options["env"].items()
+    }
     if options["cwd"] is None:
         options["cwd"] = context.base_dir
     elif not options["cwd"].is_dir():
@@ -90,6 +94,7 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
     return []
 
 
+@one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Run the plugin for at most `timeout` seconds and map its exit code."""
     argv = list(options["command"])

@@ -7,6 +7,7 @@ from typing import Any
 
 import psutil
 
+from agent.checks.base import one_line_outcome
 from agent.checks.memory import percent_outcome
 from agent.checks.schema import Option, OptionContext, Threshold
 from agent.spec import Category, Outcome
@@ -43,6 +44,7 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
     return []
 
 
+@one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Measure CPU use over `sample` seconds, blocking for that long."""
     # A non-blocking cpu_percent() compares with the previous call, and the

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import psutil
 
-from agent.checks.base import CallTimeout, call_with_timeout, grade, limit_for
+from agent.checks.base import (
+    CallTimeout,
+    call_with_timeout,
+    grade,
+    limit_for,
+    one_line_outcome,
+)
 from agent.checks.schema import Option, OptionContext, Threshold
 from agent.spec import Category, Outcome, Status
 from agent.units import format_percent, format_size
@@ -88,6 +95,7 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
     return []
 
 
+@one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Measure the filesystem of `path`, or every real mount with `all`."""
     if options["all"]:
@@ -106,9 +114,11 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
         paths = [path]
 
     usages = []
+    deadline = time.monotonic() + timeout
     for path in paths:
+        remaining = max(deadline - time.monotonic(), 0.001)
         try:
-            usages.append(call_with_timeout(lambda p=path: measure(p), timeout))
+            usages.append(call_with_timeout(lambda p=path: measure(p), remaining))
         except CallTimeout:
             return Outcome(
                 Status.UNKNOWN,

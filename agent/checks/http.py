@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import ssl
 import time
 from collections.abc import Mapping
@@ -13,8 +12,15 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
-from agent.checks.base import clean_text, grade, limit_for
-from agent.checks.schema import Option, OptionContext, Secret, SecretURL, Threshold
+from agent.checks.base import clean_text, grade, limit_for, one_line_outcome
+from agent.checks.schema import (
+    SECRET_NAMES,
+    Option,
+    OptionContext,
+    Secret,
+    SecretURL,
+    Threshold,
+)
 from agent.spec import Category, Outcome, Status, redact_url
 from agent.units import format_duration, format_size
 
@@ -53,9 +59,6 @@ OPTIONS = (
 
 THRESHOLDS = (Threshold("warning", "critical"),)
 
-# Header names whose values are credentials and stay out of reprs.
-SECRET_HEADERS = re.compile(r"authorization|cookie|token|secret|key|password", re.I)
-
 MAX_REDIRECTS = 10
 _CHUNK = 64 * 1024
 
@@ -86,12 +89,13 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
         )
     options["url"] = SecretURL(options["url"])
     options["headers"] = {
-        name: Secret(value) if SECRET_HEADERS.search(name) else value
+        name: Secret(value) if SECRET_NAMES.search(name) else value
         for name, value in options["headers"].items()
     }
     return problems
 
 
+@one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Send the request and check the response, all within `timeout` seconds."""
     shown = redact_url(options["url"])

@@ -7,7 +7,7 @@ from typing import Any
 
 import psutil
 
-from agent.checks.base import grade, limit_for
+from agent.checks.base import grade, limit_for, one_line_outcome
 from agent.checks.schema import Option, Threshold
 from agent.spec import Category, Outcome, Status
 
@@ -36,13 +36,18 @@ THRESHOLDS = (Threshold("warning", "critical"),)
 _INDEX = {1: 0, 5: 1, 15: 2}
 
 
+@one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Grade the chosen load average divided by the number of CPUs."""
     minutes = options["minutes"]
     load = psutil.getloadavg()[_INDEX[minutes]]
     cpus = psutil.cpu_count() or 1
     per_cpu = load / cpus
-    values = {"load": round(load, 3), "load_per_cpu": round(per_cpu, 3), "cpus": cpus}
+    values = {
+        "load": round(load, 3),
+        "load_per_cpu": round(per_cpu, 3),
+        "cpus": float(cpus),
+    }
     message = (
         f"{minutes}-minute load is {load:.2f}, {per_cpu:.2f} per CPU on {cpus} CPUs"
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import psutil
 
-from agent.checks.base import grade, limit_for
+from agent.checks.base import grade, limit_for, one_line_outcome
 from agent.checks.schema import Option, Threshold
 from agent.spec import Category, Outcome, Status
 from agent.units import format_percent, format_size
@@ -22,6 +22,7 @@ OPTIONS = (
 THRESHOLDS = (Threshold("warning", "critical"),)
 
 
+@one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Grade the memory in use; page cache that can be freed counts as free."""
     memory = psutil.virtual_memory()

@@ -8,7 +8,7 @@ from typing import Any
 
 import psutil
 
-from agent.checks.base import grade
+from agent.checks.base import grade, one_line_outcome
 from agent.checks.schema import Option, OptionContext, Threshold
 from agent.spec import Category, Outcome, Status
 
@@ -45,6 +45,7 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
     return []
 
 
+@one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Check that the interface is up and grade its error and drop counters."""
     name = options["interface"]

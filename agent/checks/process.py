@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from agent.checks.base import clean_text, grade, limit_for, plural
+from agent.checks.base import clean_text, grade, limit_for, one_line_outcome, plural
 from agent.checks.schema import Option, OptionContext, Threshold
 from agent.spec import Category, Outcome, Status
 from agent.units import format_size
@@ -67,6 +67,7 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
     return []
 
 
+@one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Find the matching processes and grade their count and memory."""
     if options["pid_file"] is not None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.checks.base import clean_text, grade, limit_for
+from agent.checks.base import clean_text, grade, limit_for, one_line_outcome
 from agent.checks.schema import Option, OptionContext, SecretURL, Threshold
 from agent.spec import Category, Outcome, Status, redact_url
 from agent.units import format_duration
@@ -112,6 +112,7 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
     return []
 
 
+@one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Connect, run the query within `timeout` and check the rows."""
     from sqlalchemy import create_engine, event, text

@@ -7,6 +7,7 @@ from typing import Any
 
 import psutil
 
+from agent.checks.base import one_line_outcome
 from agent.checks.memory import percent_outcome
 from agent.checks.schema import Option, Threshold
 from agent.spec import Category, Outcome, Status
@@ -22,6 +23,7 @@ OPTIONS = (
 THRESHOLDS = (Threshold("warning", "critical"),)
 
 
+@one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Grade the swap in use; a machine without swap is OK."""
     swap = psutil.swap_memory()

@@ -7,7 +7,7 @@ from typing import Any
 
 import psutil
 
-from agent.checks.base import grade, plural
+from agent.checks.base import grade, one_line_outcome, plural
 from agent.checks.schema import Option, Threshold
 from agent.spec import Category, Outcome, Status
 
@@ -41,6 +41,7 @@ def read_sensors() -> Mapping[str, list[Any]]:
     return reader()
 
 
+@one_line_outcome
 def run(
     options: Mapping[str, Any],
     timeout: float,

@@ -9,6 +9,7 @@ from typing import Any
 
 import psutil
 
+from agent.checks.base import one_line_outcome
 from agent.checks.schema import Option, OptionContext
 from agent.spec import Category, Outcome, Status
 from agent.units import format_duration
@@ -42,6 +43,7 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
     return []
 
 
+@one_line_outcome
 def run(
     options: Mapping[str, Any],
     timeout: float,

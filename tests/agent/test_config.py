@@ -159,7 +159,7 @@ def test_config_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "absent.yaml"
 
     assert config_messages(path) == [
-        f"{path}:0: cannot read the file: [Errno 2] No such file or directory: "
+        f"{path}: cannot read the file: [Errno 2] No such file or directory: "
         f"'{path}'; check the path"
     ]
 

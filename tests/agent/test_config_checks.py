@@ -530,3 +530,16 @@ def test_checks_kind_schemas_are_complete() -> None:
         assert len(keys) == len(set(keys)), kind
         for pair in module.THRESHOLDS:
             assert {pair.warning, pair.critical} <= set(keys), kind
+
+
+def test_checks_command_secret_env_not_in_repr(write_config: ConfigWriter) -> None:
+    path = write_config(
+        "checks:\n  - name: plug\n    kind: command\n    command: check_db\n"
+        "    env:\n      PGPASSWORD: hunter2\n      PGHOST: 127.0.0.1\n"
+    )
+
+    config = load_config(path, {})
+
+    assert config.checks[0].options["env"]["PGPASSWORD"] == "hunter2"
+    assert "hunter2" not in repr(config)
+    assert "127.0.0.1" in repr(config)
