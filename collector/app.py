@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from collector import __version__, api, auth, db, ui
+from collector import __version__, api, auth, db, procedure_api, ui
 from collector.ingest import DEFAULT_REOPEN_WINDOW
 
 logger = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(api.health)
     app.register_blueprint(ui.bp)
+    procedure_api.init_app(app)
     app.register_error_handler(HTTPException, _answer_error)
     if not app.testing:
         app.register_error_handler(Exception, _answer_unexpected)

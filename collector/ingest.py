@@ -308,12 +308,16 @@ def parse_batch(payload: Any) -> tuple[AgentInfo, list[IncomingResult]]:
 
 def set_first_step(session: Session, case: Case, at: datetime) -> None:
     """Put a newly opened case on the first step of the procedure."""
-    case.step = "received"
+    from collector import procedure
+
+    procedure.start_case(session, case, at)
 
 
 def set_reopen_step(session: Session, case: Case, at: datetime) -> None:
     """Put a reopened case back on the step where its work starts again."""
-    case.step = "received"
+    from collector import procedure
+
+    procedure.reopen_case(session, case, at)
 
 
 # --- cases ----------------------------------------------------------------

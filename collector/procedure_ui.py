@@ -1,0 +1,486 @@
+"""Web UI of the procedure: the case panel, damage reports, complaints.
+
+Forms post back here and redirect to the page they came from, with the
+outcome (or every reason a move was refused) as a flashed message.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from collector import procedure as service
+from collector.auth import current_user, require_roles
+from collector.complaints import (
+    STEPS as COMPLAINT_STEPS,
+)
+from collector.complaints import (
+    advance_complaint,
+    can_view_complaint,
+    create_complaint,
+)
+from collector.db import get_session
+from collector.ingest import add_event
+from collector.models import Case, User
+from collector.models.procedure import Complaint, Notification
+from collector.procedure import (
+    ROLES_CLOSING,
+    Procedure,
+    TransitionRefused,
+    current_procedure,
+)
+from collector.procedure_status import case_procedure_json
+from collector.workflow import END, Step
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("procedure_ui", __name__)
+ROLES_REPORTING = ("unit", "head", "technician", "admin")
+
+
+def _user() -> User:
+    user = current_user()
+    assert user is not None, "require_roles lets only authenticated users in"
+    return user
+
+
+def local_time(value: datetime | str | None) -> str:
+    """Render a timestamp in the bureau's zone for people, e.g. 2026-12-04 10:00 WIB."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    zone = current_procedure().calendar.timezone
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def working_minutes(value: int) -> str:
+    """Render working minutes as hours and minutes, e.g. 1 j 30 m."""
+    sign = "-" if value < 0 else ""
+    hours, minutes = divmod(abs(value), 60)
+    return f"{sign}{hours} j {minutes:02d} m"
+
+
+def _flash_refusal(problem: TransitionRefused) -> None:
+    for reason in problem.reasons:
+        flash(reason, "error")
+
+
+def _form_value(spec: Any, form: MultiDict, zone: Any) -> Any:
+    key = f"f_{spec.id}"
+    if spec.type == "bool":
+        return key in form
+    if spec.type == "list":
+        lines = [line.strip() for line in form.get(key, "").splitlines()]
+        return [line for line in lines if line] or None
+    if spec.type == "test_stages":
+        stages = {}
+        for stage in spec.stages:
+            result = form.get(f"{key}__{stage.id}__result", "")
+            notes = form.get(f"{key}__{stage.id}__notes", "").strip()
+            if result or notes:
+                stages[stage.id] = {"result": result, "notes": notes}
+        return stages or None
+    text = form.get(key, "").strip()
+    if not text:
+        return None
+    if spec.type == "datetime":
+        # datetime-local inputs carry no offset: they are the bureau's time.
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+        if parsed.utcoffset() is None:
+            parsed = parsed.replace(tzinfo=zone)
+        return parsed.isoformat()
+    return text
+
+
+def form_fields(procedure: Procedure, step: Step, form: MultiDict) -> dict[str, Any]:
+    """Return the typed values of a step's form; empty inputs are left out."""
+    values = {}
+    for spec in step.fields:
+        value = _form_value(spec, form, procedure.calendar.timezone)
+        if value is not None:
+            values[spec.id] = value
+    return values
+
+
+def _visible_case(case_id: int, user: User) -> Case:
+    session = get_session()
+    case = session.get(Case, case_id)
+    if case is None or not service.can_view(session, user, case):
+        abort(404, f"Kasus {case_id} tidak ditemukan (case {case_id} not found).")
+    return case
+
+
+def _back(case: Case) -> Response:
+    return redirect(url_for("ui.case", case_id=case.id), 303)
+
+
+def procedure_panel(case: Case) -> dict[str, Any]:
+    """Return what the case panel template shows for `case` and the user."""
+    procedure = current_procedure()
+    session = get_session()
+    user = current_user()
+    data = case_procedure_json(session, case, procedure)
+    workflow = procedure.workflow
+    step = None
+    record = None
+    if case.status == "open" and workflow.has_step(case.step):
+        step = workflow.step(case.step)
+        record = service.open_record(session, case)
+
+    users_by_role: dict[str, list[str]] = {}
+    if step is not None:
+        for spec in step.fields:
+            if spec.type == "user":
+                statement = select(User.name).where(User.active.is_(True))
+                if spec.user_role:
+                    statement = statement.where(User.role == spec.user_role)
+                users_by_role[spec.id] = list(
+                    session.scalars(statement.order_by(User.name))
+                )
+
+    rounds = sorted({view["round"] for view in data["steps"]})
+    return {
+        **data,
+        "step": step,
+        "record_fields": record.fields if record is not None else {},
+        "targets": [
+            (
+                target,
+                "Tutup kasus (close case)"
+                if target == END
+                else f"{workflow.step(target).name} ({workflow.step(target).name_en})",
+            )
+            for target in (step.targets if step else ())
+        ],
+        "can_act": bool(user and step and user.role in workflow.allowed_roles(step.id)),
+        "can_close": bool(
+            user and case.status == "open" and user.role in ROLES_CLOSING
+        ),
+        "can_comment": bool(user and user.role in service.ROLES_COMMENTING),
+        "users_by_role": users_by_role,
+        "rounds": rounds,
+    }
+
+
+@bp.post("/cases/<int:case_id>/procedure/transition")
+@require_roles()
+def transition(case_id: int) -> Response:
+    user = _user()
+    procedure = current_procedure()
+    case = _visible_case(case_id, user)
+    session = get_session()
+    target = request.form.get("to", "")
+    try:
+        step = procedure.workflow.step(case.step)
+        fields = form_fields(procedure, step, request.form)
+        service.transition(
+            session, case, target, user, fields, procedure.clock(), procedure
+        )
+        session.commit()
+    except TransitionRefused as problem:
+        session.rollback()
+        _flash_refusal(problem)
+        return _back(case)
+    flash(
+        "Kasus ditutup (case closed)."
+        if target == END
+        else f"Tahap berikutnya (next step): {target}",
+        "info",
+    )
+    return _back(case)
+
+
+@bp.post("/cases/<int:case_id>/procedure/close")
+@require_roles()
+def close(case_id: int) -> Response:
+    user = _user()
+    case = _visible_case(case_id, user)
+    session = get_session()
+    duplicate_text = request.form.get("duplicate_of", "").strip()
+    try:
+        duplicate_of = int(duplicate_text) if duplicate_text else None
+    except ValueError:
+        flash(
+            f"duplicate_of: {duplicate_text!r} bukan nomor kasus (not a case id)",
+            "error",
+        )
+        return _back(case)
+    try:
+        service.close_as(
+            session,
+            case,
+            request.form.get("resolution", ""),
+            request.form.get("reason", ""),
+            user,
+            current_procedure().clock(),
+            duplicate_of,
+        )
+        session.commit()
+    except TransitionRefused as problem:
+        session.rollback()
+        _flash_refusal(problem)
+        return _back(case)
+    flash("Kasus ditutup (case closed).", "info")
+    return _back(case)
+
+
+@bp.post("/cases/<int:case_id>/procedure/comment")
+@require_roles()
+def comment(case_id: int) -> Response:
+    user = _user()
+    case = _visible_case(case_id, user)
+    session = get_session()
+    try:
+        service.comment(
+            session,
+            case,
+            user,
+            request.form.get("text", ""),
+            current_procedure().clock(),
+        )
+        session.commit()
+    except TransitionRefused as problem:
+        session.rollback()
+        _flash_refusal(problem)
+    return _back(case)
+
+
+@bp.route("/reports/new", methods=["GET", "POST"])
+@require_roles(*ROLES_REPORTING)
+def new_report() -> Any:
+    user = _user()
+    if request.method == "GET":
+        return render_template("procedure/report_form.html", form={}, user=user)
+
+    form = request.form
+    unit = user.unit if user.role == "unit" else form.get("unit", "").strip()
+    values = {
+        "application": form.get("application", "").strip(),
+        "unit": unit,
+        "memorandum_number": form.get("memorandum_number", "").strip(),
+        "memorandum_date": form.get("memorandum_date", "").strip(),
+        "description": form.get("description", "").strip(),
+    }
+    missing = [key for key, value in values.items() if not value]
+    if missing:
+        for key in missing:
+            flash(f"{key}: wajib diisi (missing)", "error")
+        return render_template(
+            "procedure/report_form.html", form=values, user=user
+        ), 422
+
+    procedure = current_procedure()
+    received_text = form.get("received_at", "").strip()
+    received_at = procedure.clock()
+    if received_text:
+        try:
+            received_at = datetime.fromisoformat(received_text)
+        except ValueError:
+            flash(
+                f"received_at: waktu tidak valid (invalid time) {received_text!r}",
+                "error",
+            )
+            return render_template(
+                "procedure/report_form.html", form=values, user=user
+            ), 422
+        if received_at.utcoffset() is None:
+            received_at = received_at.replace(tzinfo=procedure.calendar.timezone)
+        if received_at > procedure.clock():
+            flash("received_at: waktu di masa depan (time in the future)", "error")
+            return render_template(
+                "procedure/report_form.html", form=values, user=user
+            ), 422
+
+    session = get_session()
+    case = Case(
+        source="memorandum",
+        title=f"{values['application']}: {values['description'].splitlines()[0]}"[:500],
+        application=values["application"][:200],
+        unit=unit[:200],
+        status="open",
+        occurrences=1,
+        opened_at=received_at,
+        last_seen_at=received_at,
+    )
+    session.add(case)
+    session.flush()
+    add_event(
+        session,
+        case,
+        "opened",
+        service.actor_of(user),
+        received_at,
+        {
+            "memorandum_number": values["memorandum_number"],
+            "memorandum_date": values["memorandum_date"],
+            "description": values["description"],
+        },
+    )
+    try:
+        service.start_case(
+            session,
+            case,
+            received_at,
+            {
+                "letter_number": values["memorandum_number"],
+                "letter_date": values["memorandum_date"],
+            },
+            procedure,
+        )
+        problems = [
+            problem
+            for problem in procedure.workflow.validate_fields(
+                procedure.workflow.first.id, service.open_record(session, case).fields
+            )
+        ]
+        if problems:
+            raise TransitionRefused(422, "; ".join(problems), problems)
+    except TransitionRefused as problem:
+        session.rollback()
+        _flash_refusal(problem)
+        return render_template(
+            "procedure/report_form.html", form=values, user=user
+        ), 422
+    session.commit()
+    flash(f"Laporan kerusakan tercatat sebagai kasus {case.id} (report filed).", "info")
+    return redirect(url_for("ui.case", case_id=case.id), 303)
+
+
+@bp.get("/complaints")
+@require_roles()
+def complaints() -> Any:
+    user = _user()
+    statement = select(Complaint).order_by(Complaint.id.desc()).limit(500)
+    if user.role == "unit":
+        statement = statement.where(Complaint.unit == user.unit)
+    elif user.role == "vendor":
+        abort(403, "Vendor tidak melihat pengaduan (vendors do not see complaints).")
+    found = get_session().scalars(statement).all()
+    return render_template("procedure/complaints.html", complaints=found)
+
+
+@bp.route("/complaints/new", methods=["GET", "POST"])
+@require_roles("unit", "head", "technician", "admin")
+def new_complaint() -> Any:
+    user = _user()
+    session = get_session()
+    technicians = list(
+        session.scalars(
+            select(User.name)
+            .where(User.role == "technician", User.active.is_(True))
+            .order_by(User.name)
+        )
+    )
+    if request.method == "GET":
+        return render_template(
+            "procedure/complaint_form.html", form={}, technicians=technicians
+        )
+    body = {
+        key: request.form.get(key, "").strip() or None
+        for key in ("unit", "application", "text", "channel", "addressed_to")
+    }
+    body["channel"] = body["channel"] or "head"
+    case_text = request.form.get("case_id", "").strip()
+    if case_text.isdigit():
+        body["case_id"] = int(case_text)
+    try:
+        complaint = create_complaint(session, user, body, current_procedure().clock())
+        session.commit()
+    except TransitionRefused as problem:
+        session.rollback()
+        _flash_refusal(problem)
+        return render_template(
+            "procedure/complaint_form.html", form=body, technicians=technicians
+        ), problem.status
+    flash(f"Pengaduan {complaint.id} tercatat (complaint recorded).", "info")
+    return redirect(url_for("procedure_ui.complaint", complaint_id=complaint.id), 303)
+
+
+@bp.get("/complaints/<int:complaint_id>")
+@require_roles()
+def complaint(complaint_id: int) -> Any:
+    user = _user()
+    session = get_session()
+    found = session.get(Complaint, complaint_id)
+    if found is None or not can_view_complaint(user, found):
+        abort(404, f"Pengaduan {complaint_id} tidak ditemukan (not found).")
+    technicians = list(
+        session.scalars(
+            select(User.name)
+            .where(User.role == "technician", User.active.is_(True))
+            .order_by(User.name)
+        )
+    )
+    return render_template(
+        "procedure/complaint.html",
+        complaint=found,
+        step=COMPLAINT_STEPS.get(found.status),
+        technicians=technicians,
+    )
+
+
+@bp.post("/complaints/<int:complaint_id>/advance")
+@require_roles()
+def advance(complaint_id: int) -> Response:
+    user = _user()
+    session = get_session()
+    found = session.get(Complaint, complaint_id)
+    if found is None or not can_view_complaint(user, found):
+        abort(404, f"Pengaduan {complaint_id} tidak ditemukan (not found).")
+    fields = {
+        key: value.strip()
+        for key, value in request.form.items()
+        if key not in ("csrf_token", "to") and value.strip()
+    }
+    try:
+        advance_complaint(
+            session,
+            found,
+            request.form.get("to", ""),
+            user,
+            fields,
+            current_procedure().clock(),
+        )
+        session.commit()
+    except TransitionRefused as problem:
+        session.rollback()
+        _flash_refusal(problem)
+    return redirect(url_for("procedure_ui.complaint", complaint_id=complaint_id), 303)
+
+
+@bp.get("/notifications")
+@require_roles("head", "admin")
+def notifications() -> Any:
+    found = (
+        get_session()
+        .scalars(select(Notification).order_by(Notification.id.desc()).limit(500))
+        .all()
+    )
+    return render_template("procedure/notifications.html", notifications=found)
+
+
+def init_app(app: Flask) -> None:
+    """Register the UI blueprint and the helpers its templates use."""
+    app.register_blueprint(bp)
+    app.jinja_env.globals["procedure_panel"] = procedure_panel
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["working_minutes"] = working_minutes
