@@ -375,8 +375,10 @@ class _Reader(NodeReader):
         checks: list[CheckSpec] = []
         depends: dict[str, tuple[str, yaml.Node, list[tuple[str, yaml.Node]]]] = {}
         first_line: dict[str, int] = {}
+        declared: set[str] = set()
         for index, item in enumerate(node.value):
             key = f"checks[{index}]"
+            declared.update(_declared_name(item))
             check = self.read_check(item, key)
             if check is None:
                 continue
@@ -389,10 +391,10 @@ class _Reader(NodeReader):
                 )
                 continue
             first_line[check.name] = check.line
-            depends[check.name] = (key, item, self.dependency_nodes(item))
+            depends[check.name] = (key, item, _dependency_nodes(item, check))
             checks.append(check)
 
-        self.check_dependencies(checks, depends)
+        self.check_dependencies(checks, depends, declared)
         return checks
 
     def read_check(self, node: yaml.Node, key: str) -> CheckSpec | None:
@@ -564,24 +566,17 @@ class _Reader(NodeReader):
     def threshold_text(
         self, entries: dict, option_key: str, value: Any, kind_module: ModuleType
     ) -> str:
-        if option_key in entries:
-            return entries[option_key][1].value
+        typed = entries[option_key][1].value if option_key in entries else "$"
+        if "$" not in typed:
+            return typed
         option = next(item for item in kind_module.OPTIONS if item.key == option_key)
         return format_value(option, value)
-
-    def dependency_nodes(self, item: yaml.Node) -> list[tuple[str, yaml.Node]]:
-        for key_node, value_node in getattr(item, "value", []):
-            if key_node.value != "depends_on":
-                continue
-            if isinstance(value_node, yaml.SequenceNode):
-                return [(node.value, node) for node in value_node.value]
-            return [(value_node.value, value_node)]
-        return []
 
     def check_dependencies(
         self,
         checks: list[CheckSpec],
         depends: dict[str, tuple[str, yaml.Node, list[tuple[str, yaml.Node]]]],
+        declared: set[str],
     ) -> None:
         names = [check.name for check in checks]
         graph: dict[str, list[str]] = {}
@@ -592,6 +587,8 @@ class _Reader(NodeReader):
                 if dependency in depends:
                     graph[check.name].append(dependency)
                     continue
+                if dependency in declared:
+                    continue  # that check is invalid and has its own error
                 self.issue(
                     node,
                     f"{key}.depends_on[{index}]",
@@ -606,6 +603,27 @@ class _Reader(NodeReader):
                 f"{key}.depends_on",
                 f"dependency cycle {path}; remove one of these dependencies",
             )
+
+
+def _declared_name(item: yaml.Node) -> list[str]:
+    """Return the name an entry of checks: gives itself, even if it is invalid."""
+    if not isinstance(item, yaml.MappingNode):
+        return []
+    for key_node, value_node in item.value:
+        if key_node.value == "name" and isinstance(value_node, yaml.ScalarNode):
+            return [value_node.value]
+    return []
+
+
+def _dependency_nodes(item: yaml.Node, check: CheckSpec) -> list[tuple[str, yaml.Node]]:
+    """Pair each name in depends_on with the node to report it at."""
+    node = item
+    for key_node, value_node in item.value:
+        if key_node.value == "depends_on":
+            node = value_node
+    return [
+        (name, item_node(node, index)) for index, name in enumerate(check.depends_on)
+    ]
 
 
 def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:

@@ -543,3 +543,37 @@ def test_checks_command_secret_env_not_in_repr(write_config: ConfigWriter) -> No
     assert config.checks[0].options["env"]["PGPASSWORD"] == "hunter2"
     assert "hunter2" not in repr(config)
     assert "127.0.0.1" in repr(config)
+
+
+def test_checks_dependency_on_invalid_check(write_config: ConfigWriter) -> None:
+    path = write_config(
+        """\
+        checks:
+          - name: app-db
+            kind: sql
+          - name: web
+            kind: memory
+            depends_on: [app-db]
+        """
+    )
+
+    assert config_messages(path) == [
+        f"{path}:2: checks[0].url: missing; sql checks need it"
+    ]
+
+
+def test_checks_dependency_from_variable(write_config: ConfigWriter) -> None:
+    path = write_config(
+        """\
+        checks:
+          - name: app-db
+            kind: memory
+          - name: web
+            kind: swap
+            depends_on: ["${DATABASE_CHECK}"]
+        """
+    )
+
+    config = load_config(path, {"DATABASE_CHECK": "app-db"})
+
+    assert config.checks[1].depends_on == ("app-db",)
