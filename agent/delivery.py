@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ class Target:
     """Collector URL and agent identity for posts, taken from AgentSettings."""
 
     collector: str
-    token: str | None
+    token: str | None = field(repr=False)
     host: str
     interval_seconds: float
     batch_size: int = 500
@@ -181,6 +181,8 @@ class Delivery:
         with self._lock:
             target = self._target
         entries = self.spool.pending(target.batch_size)
+        if not entries and self.spool.refresh():
+            entries = self.spool.pending(target.batch_size)
         if not entries and self._seconds_until_heartbeat() > 0:
             return IDLE
 
@@ -252,10 +254,14 @@ class Delivery:
             first = self._send(target, entries[:half], read_timeout)
             return self._send(target, entries[half:], read_timeout) and first
 
+        if not entries:
+            log.error("collector rejected the heartbeat: %s", detail)
+            return False
+
         ids = ", ".join(f"{e.id} (check {e.payload.get('check')})" for e in entries)
         log.error(
             "collector rejected result %s as invalid: %s; moved it to %s",
-            ids or "heartbeat",
+            ids,
             detail,
             self.spool.directory / "rejected",
         )

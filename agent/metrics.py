@@ -245,9 +245,12 @@ class Metrics:
             reason = result.reason if result.reason in REASONS else "error"
             self.check_failures.labels(*labels, reason).inc()
 
+        # A value the latest run did not measure is removed, not left stale.
         with self._lock:
-            names = self._values.setdefault(result.check, set())
-            names.update(result.values)
+            previous = self._values.get(result.check, set())
+            self._values[result.check] = set(result.values)
+        for gone in previous - set(result.values):
+            _remove(self.check_value, (*labels, gone))
         for value_name, number in result.values.items():
             self.check_value.labels(*labels, value_name).set(float(number))
 

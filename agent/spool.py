@@ -4,10 +4,11 @@ Each result is one JSON file, `<write time ns>-<result id>.json`, holding
 the payload sent to the collector. A file is written to a `.tmp-` name,
 fsync'd, renamed into place and the folder fsync'd, so after a crash a
 result is either wholly in the spool or not at all. Temp files left by a
-crash are removed on open. A result leaves the spool only when the collector
-acknowledged it (`ack`) or rejected it as invalid (`reject`, which moves it
-to `rejected/`). Because the id is stored in the file, a result resent after
-a crash carries the same id and the collector stores it once.
+crash are ignored, and removed on open once a minute old. A result leaves
+the spool only when the collector acknowledged it (`ack`) or rejected it as
+invalid (`reject`, which moves it to `rejected/`). Because the id is stored
+in the file, a result resent after a crash carries the same id and the
+collector stores it once.
 
 The spool is bounded by size: when a new result does not fit, the oldest OK
 results are dropped first and failures only when no OK result is left.
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 SUFFIX = ".json"
 TEMP_PREFIX = ".tmp-"
 REJECTED = "rejected"
+
+#: Age in seconds after which a temp file is taken as left by a crash.
+#: A younger one may belong to another agent process writing to the folder.
+STALE_TEMP_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -88,29 +93,60 @@ class Spool:
         self._load()
 
     def _load(self) -> None:
-        removed = 0
-        for path in sorted(self.directory.iterdir()):
-            if path.name.startswith(TEMP_PREFIX):
-                path.unlink(missing_ok=True)
-                removed += 1
-                continue
-            if not path.is_file() or not path.name.endswith(SUFFIX):
-                continue
-            entry = self._read(path)
-            if entry is not None:
-                self._entries[entry.name] = entry
-                self._bytes += entry.size
+        removed = self._remove_stale_temp_files()
         if removed:
-            _fsync_dir(self.directory)
             log.warning(
                 "removed %d half-written spool files from %s", removed, self.directory
             )
+        self.refresh()
         if self._entries:
             log.info(
-                "spool %s holds %d results from an earlier run",
+                "spool %s contains %d results from an earlier run",
                 self.directory,
                 len(self._entries),
             )
+
+    def _remove_stale_temp_files(self) -> int:
+        removed = 0
+        now = time.time()
+        for path in self.directory.iterdir():
+            if not path.name.startswith(TEMP_PREFIX):
+                continue
+            try:
+                if now - path.stat().st_mtime < STALE_TEMP_SECONDS:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed += 1
+        if removed:
+            _fsync_dir(self.directory)
+        return removed
+
+    def refresh(self) -> int:
+        """Re-read the folder and return how many results were new to the index.
+
+        Picks up results another agent process (a `run --once` beside the
+        service) wrote to the same folder, and forgets those it delivered.
+        """
+        with self._lock:
+            on_disk = {
+                path.name
+                for path in self.directory.iterdir()
+                if path.name.endswith(SUFFIX)
+                and not path.name.startswith(TEMP_PREFIX)
+                and path.is_file()
+            }
+            for name in set(self._entries) - on_disk:
+                self._bytes -= self._entries.pop(name).size
+            added = 0
+            for name in sorted(on_disk - set(self._entries)):
+                entry = self._read(self.directory / name)
+                if entry is not None:
+                    self._entries[name] = entry
+                    self._bytes += entry.size
+                    added += 1
+            return added
 
     def _read(self, path: Path) -> Entry | None:
         try:
@@ -119,6 +155,8 @@ class Spool:
             payload = json.loads(data)
             if not isinstance(payload, dict):
                 raise ValueError("not a JSON object")
+        except FileNotFoundError:
+            return None  # delivered by another process since the listing
         except (OSError, ValueError) as exc:
             # A renamed file is complete, so this is outside damage (disk,
             # an operator's edit); keep it for inspection but never resend it.

@@ -341,3 +341,18 @@ def test_backoff_delay_jitters() -> None:
 
 def test_backoff_delay_huge_attempt_stays_at_cap() -> None:
     assert backoff_delay(10_000, 1.0, 300.0, random.Random(3)) <= 300.0
+
+
+def test_delivery_rejected_heartbeat_is_retried(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    delivery = open_delivery(tmp_path, collector.url)
+    collector.script.append((400, {"error": "agent.interval_seconds: missing"}))
+
+    assert delivery.step() == FAILED
+    assert not (delivery.spool.directory / "rejected").exists()
+
+
+def test_delivery_target_repr_hides_token() -> None:
+    target = Target("http://127.0.0.1:1", "secret-token", "app-01", 60.0)
+    assert "secret-token" not in repr(target)

@@ -136,3 +136,34 @@ def test_metrics_names_prefixed(scraped: dict) -> None:
     }
     assert len(ours) >= 20
     assert others == set()
+
+
+def test_metrics_value_not_measured_is_removed() -> None:
+    from datetime import UTC, datetime
+
+    from agent.spec import Category, Result, Status
+
+    metrics = Metrics()
+
+    def observe(values: dict[str, float]) -> None:
+        metrics.observe_result(
+            Result(
+                "root-disk",
+                "disk",
+                Category.HARDWARE,
+                Status.OK,
+                "ok",
+                values,
+                "",
+                datetime.now(UTC),
+                0.0,
+            )
+        )
+
+    observe({"used_percent": 50.0, "free_bytes": 10.0})
+    observe({"used_percent": 51.0})
+
+    labels = {"check": "root-disk", "kind": "disk", "category": "hardware"}
+    get = metrics.registry.get_sample_value
+    assert get("pelihara_check_value", {**labels, "value": "used_percent"}) == 51.0
+    assert get("pelihara_check_value", {**labels, "value": "free_bytes"}) is None

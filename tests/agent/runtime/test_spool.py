@@ -72,12 +72,39 @@ def test_spool_ack_removes_for_good(tmp_path: Path) -> None:
 def test_spool_removes_half_written_temp_file(tmp_path: Path) -> None:
     spool = Spool(tmp_path, 1 << 20)
     kept = spool.put(payload())
-    (tmp_path / ".tmp-00000000000000000001-abc.json").write_bytes(b'{"id": "ab')
+    temp = tmp_path / ".tmp-00000000000000000001-abc.json"
+    temp.write_bytes(b'{"id": "ab')
+    an_hour_ago = time.time() - 3600
+    os.utime(temp, (an_hour_ago, an_hour_ago))
 
     reopened = Spool(tmp_path, 1 << 20)
 
     assert [e.id for e in reopened.pending(10)] == [kept.id]
     assert sorted(p.name for p in tmp_path.iterdir()) == [kept.name]
+
+
+def test_spool_ignores_fresh_temp_file(tmp_path: Path) -> None:
+    temp = tmp_path / ".tmp-00000000000000000001-abc.json"
+    temp.write_bytes(b'{"id": "ab')
+
+    reopened = Spool(tmp_path, 1 << 20)
+
+    assert len(reopened) == 0
+    assert temp.exists()
+
+
+def test_spool_refresh_sees_other_process(tmp_path: Path) -> None:
+    service = Spool(tmp_path, 1 << 20)
+    delivered_elsewhere = service.put(payload())
+    other = Spool(tmp_path, 1 << 20)
+    written_elsewhere = other.put(payload())
+    other.ack([delivered_elsewhere])
+
+    added = service.refresh()
+
+    assert added == 1
+    assert [e.id for e in service.pending(10)] == [written_elsewhere.id]
+    assert service.size_bytes == written_elsewhere.size
 
 
 def test_spool_failed_write_leaves_nothing(
@@ -133,7 +160,8 @@ def test_spool_sigkill_mid_write_leaves_no_corrupt_entry(tmp_path: Path) -> None
     assert written >= 20
     assert len(entries) == written
     assert all(len(e.payload["id"]) == 32 for e in entries)
-    assert [p for p in spool_dir.iterdir() if p.name.startswith(".tmp-")] == []
+    # The writer had at most one temp file open; it is ignored, not read.
+    assert len([p for p in spool_dir.iterdir() if p.name.startswith(".tmp-")]) <= 1
     assert not (spool_dir / "rejected").exists()
 
 
