@@ -134,7 +134,7 @@ def validate(
 def _read(
     path: Path, environ: Mapping[str, str]
 ) -> tuple[Config | None, list[ConfigIssue]]:
-    reader = _Reader(str(path), path.resolve().parent, environ)
+    reader = _Reader(str(path), path.absolute().parent, environ)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -198,7 +198,7 @@ class _Reader(NodeReader):
         if agent is None:
             return None
         return Config(
-            source=Path(self.file).resolve(),
+            source=Path(self.file).absolute(),
             agent=agent,
             checks=tuple(checks),
             maintenance=tuple(windows),

@@ -1,8 +1,9 @@
-"""A network interface must exist and be up; its error and drop counters stay low."""
+"""A network interface must be up, with few errors and drops."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,13 +21,15 @@ OPTIONS = (
         "counters",
         "str",
         default="delta",
-        choices=("delta", "total"),
-        help="grade errors counted since the previous run (delta) or since boot",
+        choices=("delta", "rate", "total"),
+        help="what the thresholds grade: errors and drops since the previous "
+        "run (delta), per second since the previous run (rate) or since boot "
+        "(total)",
     ),
-    Option("errors_warning", "int", minimum=0, help="receive+send errors that warn"),
-    Option("errors_critical", "int", minimum=0, help="errors that are critical"),
-    Option("drops_warning", "int", minimum=0, help="receive+send drops that warn"),
-    Option("drops_critical", "int", minimum=0, help="drops that are critical"),
+    Option("errors_warning", "float", minimum=0, help="receive+send errors that warn"),
+    Option("errors_critical", "float", minimum=0, help="errors that are critical"),
+    Option("drops_warning", "float", minimum=0, help="receive+send drops that warn"),
+    Option("drops_critical", "float", minimum=0, help="drops that are critical"),
 )
 
 THRESHOLDS = (
@@ -34,8 +37,9 @@ THRESHOLDS = (
     Threshold("drops_warning", "drops_critical"),
 )
 
-# Counters seen by the previous run of each check, keyed by check name.
-_previous: dict[str, tuple[int, int]] = {}
+# Counters and the monotonic time of the previous run of each check, keyed by
+# check name.
+_previous: dict[str, tuple[int, int, float]] = {}
 _lock = threading.Lock()
 
 
@@ -80,13 +84,14 @@ def _grade_counters(
     values: dict[str, float],
     options: Mapping[str, Any],
 ) -> Outcome:
-    counted_errors, counted_drops = errors, drops
+    counted_errors, counted_drops = float(errors), float(drops)
     scope = "since boot"
-    if options["counters"] == "delta":
+    if options["counters"] != "total":
+        now = time.monotonic()
         key = options.get("state_key", name)
         with _lock:
             previous = _previous.get(key)
-            _previous[key] = (errors, drops)
+            _previous[key] = (errors, drops, now)
         # A counter that went down was reset (driver reload), so start over.
         if previous is None or errors < previous[0] or drops < previous[1]:
             return Outcome(
@@ -95,10 +100,18 @@ def _grade_counters(
                 "next run",
                 values,
             )
-        counted_errors, counted_drops = errors - previous[0], drops - previous[1]
-        values["errors"] = float(counted_errors)
-        values["drops"] = float(counted_drops)
+        counted_errors = float(errors - previous[0])
+        counted_drops = float(drops - previous[1])
+        values["errors"] = counted_errors
+        values["drops"] = counted_drops
         scope = "since the previous run"
+        if options["counters"] == "rate":
+            elapsed = max(now - previous[2], 0.001)
+            counted_errors /= elapsed
+            counted_drops /= elapsed
+            values["errors_per_second"] = counted_errors
+            values["drops_per_second"] = counted_drops
+            scope = "per second since the previous run"
 
     error_status = grade(
         counted_errors, options["errors_warning"], options["errors_critical"]
@@ -108,8 +121,8 @@ def _grade_counters(
     )
     status = max(error_status, drop_status)
     message = (
-        f"interface {name} is up; {counted_errors} errors and {counted_drops} drops "
-        f"{scope}"
+        f"interface {name} is up; {counted_errors:g} errors and {counted_drops:g} "
+        f"drops {scope}"
     )
     reason = "" if status is Status.OK else "threshold"
     return Outcome(status, message, values, reason=reason)

@@ -62,3 +62,20 @@ def test_network_total_threshold(make_check: MakeCheck) -> None:
 
     assert outcome.status is Status.WARNING
     assert outcome.reason == "threshold"
+
+
+def test_network_rate_per_second(make_check: MakeCheck) -> None:
+    check = make_check(
+        "network",
+        name="lo-rate",
+        interface="lo",
+        counters="rate",
+        errors_warning=0.5,
+        errors_critical=100,
+    )
+
+    network.run(check.options, check.timeout)
+    outcome = network.run(check.options, check.timeout)
+
+    assert outcome.message.endswith(" per second since the previous run")
+    assert outcome.values["errors_per_second"] >= 0
