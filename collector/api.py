@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from collector.auth import bearer_token, require_roles
@@ -97,11 +98,15 @@ def event_to_json(event: CaseEvent) -> dict[str, Any]:
 
 
 def _count_error(kind: str) -> None:
-    # A separate transaction, because the rejected request wrote nothing.
+    # The rejected request wrote nothing else, so committing the request's
+    # session stores the count alone. A second session would wait on SQLite
+    # for the write lock this one holds.
+    session = get_session()
     try:
-        with get_database().session() as session, session.begin():
-            increment_counters(session, {("ingest_errors", kind): 1})
-    except Exception:  # noqa: BLE001 - metrics must not turn a 4xx into a 500
+        increment_counters(session, {("ingest_errors", kind): 1})
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
         logger.exception("could not count an ingest error of kind %s", kind)
 
 

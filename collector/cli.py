@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,15 @@ def _settings(arguments: argparse.Namespace) -> tuple[Path, str]:
     return data_dir, resolve_database_url(arguments.database_url, data_dir)
 
 
-def _open_database(arguments: argparse.Namespace) -> Database:
+@contextlib.contextmanager
+def _open_database(arguments: argparse.Namespace) -> Iterator[Database]:
     _, url = _settings(arguments)
     database = Database(url)
-    create_schema(database.engine)
-    return database
+    try:
+        create_schema(database.engine)
+        yield database
+    finally:
+        database.dispose()
 
 
 def _write_secret(path: Path, text: str) -> None:
@@ -61,8 +66,7 @@ def _write_secret(path: Path, text: str) -> None:
 
 
 def command_agent_token(arguments: argparse.Namespace) -> int:
-    database = _open_database(arguments)
-    with database.session() as session:
+    with _open_database(arguments) as database, database.session() as session:
         record, token = create_agent_token(session, arguments.host)
         session.commit()
         token_id = record.id
@@ -79,8 +83,7 @@ def command_agent_token(arguments: argparse.Namespace) -> int:
 
 
 def command_agent_tokens(arguments: argparse.Namespace) -> int:
-    database = _open_database(arguments)
-    with database.session() as session:
+    with _open_database(arguments) as database, database.session() as session:
         records = list_agent_tokens(session)
         print(
             f"{'ID':>4}  {'HOST':<24} {'PREFIX':<12} {'CREATED':<20} "
@@ -100,8 +103,7 @@ def _when(value: Any) -> str:
 
 
 def command_revoke_token(arguments: argparse.Namespace) -> int:
-    database = _open_database(arguments)
-    with database.session() as session:
+    with _open_database(arguments) as database, database.session() as session:
         record = revoke_agent_token(session, arguments.id)
         session.commit()
         print(f"agent token {record.id} of host {record.host.name} revoked")
@@ -112,8 +114,7 @@ def command_create_user(arguments: argparse.Namespace) -> int:
     password = None
     if arguments.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
-    database = _open_database(arguments)
-    with database.session() as session:
+    with _open_database(arguments) as database, database.session() as session:
         created = create_user(
             session,
             arguments.name,
@@ -155,6 +156,10 @@ class CollectorServer(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        # gunicorn 27 opens a control socket at one fixed path per user, which
+        # two collectors on one machine would fight over; it is not needed.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
         self.cfg.set("when_ready", self._start_monitor)
         self.cfg.set("on_exit", self._stop_monitor)
 

@@ -22,6 +22,8 @@ AGENT_TOKEN_PREFIX = "pa_"
 USER_TOKEN_PREFIX = "pu_"
 SHOWN_PREFIX_LENGTH = 10
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+# werkzeug's default: memory-hard scrypt.
+PASSWORD_HASH_METHOD = "scrypt"
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
 
@@ -160,7 +162,7 @@ def create_user(
         role=role,
         unit=unit or None,
         vendor=vendor or None,
-        password_hash=generate_password_hash(password),
+        password_hash=generate_password_hash(password, method=PASSWORD_HASH_METHOD),
         api_token_hash=hash_token(api_token),
     )
     session.add(user)

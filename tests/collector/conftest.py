@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from collector import tokens
 from collector.app import create_app
 from collector.db import get_database
 from collector.tokens import create_agent_token, create_user
@@ -186,8 +187,10 @@ PERSONAS = {
 
 
 @pytest.fixture
-def personas(app: Flask) -> dict[str, Persona]:
+def personas(app: Flask, monkeypatch: pytest.MonkeyPatch) -> dict[str, Persona]:
     """One Persona per role, keyed by role, created in the app's database."""
+    # A cheap hash keeps the suite fast; the login code is the same.
+    monkeypatch.setattr(tokens, "PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
     made: dict[str, Persona] = {}
     with get_database(app).session() as session:
         for role, owner in PERSONAS.items():

@@ -223,7 +223,8 @@ def test_ingest_reopens_case_closed_within_window(
     assert reopened.closed_at is None
     assert reopened.resolution is None
     assert reopened.open_key == "app-01/root-disk"
-    assert events_of(session, case.id) == ["opened", "closed", "reopened"]
+    # The procedure may add its own entries after these.
+    assert events_of(session, case.id)[:3] == ["opened", "closed", "reopened"]
     event = session.scalars(select(CaseEvent).where(CaseEvent.kind == "reopened")).one()
     assert event.detail["earlier"]["resolution"] == "restored"
 
