@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -16,7 +16,7 @@ from agent.delivery import Delivery, Target
 from agent.metrics import Metrics, serve
 from agent.scheduler import Scheduler
 from agent.spec import Config, Result, Status
-from agent.spool import Spool, default_spool_dir
+from agent.spool import Entry, Spool, default_spool_dir
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,8 @@ def _open_spool(config: Config, metrics: Metrics) -> Spool:
     settings = config.agent
     directory = settings.spool or default_spool_dir()
 
-    def count_drop(entry: object) -> None:
-        metrics.dropped_results.labels(getattr(entry, "status", "")).inc()
+    def count_drop(entry: Entry) -> None:
+        metrics.dropped_results.labels(entry.status).inc()
 
     spool = Spool(directory, settings.spool_max_bytes, on_drop=count_drop)
     metrics.watch_spool(
@@ -150,7 +150,7 @@ def _open_spool(config: Config, metrics: Metrics) -> Spool:
     return spool
 
 
-def _spool_results(spool: Spool, delivery: Delivery | None):
+def _spool_results(spool: Spool, delivery: Delivery | None) -> Callable[[Result], None]:
     def put(result: Result) -> None:
         spool.put(result.to_payload())
         if delivery is not None:
@@ -202,13 +202,17 @@ def run_once(config: Config, delivery_timeout: float = ONCE_DELIVERY_TIMEOUT) ->
     scheduler = Scheduler(config, metrics=metrics, splay=False)
     if spool is not None:
         scheduler.add_listener(_spool_results(spool, None))
-    watcher = threading.Thread(target=_watch_stop, args=(signals, stop), daemon=True)
+    finished = threading.Event()
+    watcher = threading.Thread(
+        target=_watch_stop, args=(signals, stop, finished), daemon=True
+    )
     watcher.start()
 
     results = scheduler.run_once(stop)
+    finished.set()
     _print_results(results)
 
-    if delivery is not None and spool is not None:
+    if delivery is not None and spool is not None and not stop.is_set():
         if not delivery.drain(delivery_timeout):
             log.warning(
                 "%d results stay in the spool %s; the next run sends them",
@@ -222,9 +226,12 @@ def run_once(config: Config, delivery_timeout: float = ONCE_DELIVERY_TIMEOUT) ->
     return EXIT_NOT_OK
 
 
-def _watch_stop(signals: _Signals, stop: threading.Event) -> None:
+def _watch_stop(
+    signals: _Signals, stop: threading.Event, finished: threading.Event
+) -> None:
+    """Turn the signal flag into `stop` until the run has `finished`."""
     while not signals.stop:
-        if stop.wait(0.2):
+        if finished.wait(0.2):
             return
     stop.set()
 

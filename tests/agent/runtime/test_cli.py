@@ -299,3 +299,25 @@ def test_cli_sighup_reloads_and_rejects_invalid(tmp_path: Path) -> None:
     assert second_ran is True
     assert first_gone is True
     assert returncode == 0
+
+
+def test_cli_once_sigterm_stops_early(tmp_path: Path) -> None:
+    write_config(tmp_path, command_check("slow", "sleep 30", "    timeout: 25s\n"))
+    agent = subprocess.Popen(
+        [*AGENT, "run", "--config", "checks.yaml", "--once"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)
+
+    started = time.monotonic()
+    agent.send_signal(signal.SIGTERM)
+    stdout, _stderr = agent.communicate(timeout=60)
+    elapsed = time.monotonic() - started
+
+    assert agent.returncode == 1
+    assert stdout == ""
+    # Sanity bound for hang detection: the check itself would take 25 s.
+    assert elapsed < 15
