@@ -119,6 +119,9 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
                 options["url"],
                 headers=dict(options["headers"]),
                 data=options["body"].encode() if options["body"] else None,
+                # NOTE: requests applies this to the connect and to each read
+                # separately, so slow headers after a slow connect can take up
+                # to twice `timeout`; only the body has an overall deadline.
                 timeout=timeout,
                 allow_redirects=options["follow_redirects"],
                 verify=verify,
@@ -141,7 +144,7 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     except requests.exceptions.Timeout:
         return Outcome(
             Status.CRITICAL,
-            f"{method} {shown}: no answer within {timeout:g}s",
+            f"{method} {shown}: no response within {timeout:g}s",
             reason="timeout",
         )
     except requests.exceptions.TooManyRedirects:
@@ -182,12 +185,15 @@ def _read_body(response: requests.Response, limit: int, deadline: float) -> byte
     """Return up to `limit` bytes of the body, giving up at `deadline`."""
     chunks = []
     size = 0
+    # NOTE: urllib3 releases without read1 fall back to small reads, which
+    # each wait for their full 1 KiB, so a trickling body can overrun.
+    read = getattr(response.raw, "read1", None) or _small_read(response.raw)
     try:
         while size < limit:
             # read1 returns after one socket read, so the deadline below also
             # stops a server that trickles its body. The read timeout alone
             # would restart with every byte.
-            chunk = response.raw.read1(min(_CHUNK, limit - size), decode_content=True)
+            chunk = read(min(_CHUNK, limit - size), decode_content=True)
             if not chunk:
                 break
             chunks.append(chunk)
@@ -199,6 +205,13 @@ def _read_body(response: requests.Response, limit: int, deadline: float) -> byte
     except (ProtocolError, DecodeError) as error:
         raise requests.exceptions.ConnectionError(error) from error
     return b"".join(chunks)
+
+
+def _small_read(raw: Any) -> Any:
+    def read(amount: int, decode_content: bool) -> bytes:
+        return raw.read(min(amount, 1024), decode_content=decode_content)
+
+    return read
 
 
 def _judge(

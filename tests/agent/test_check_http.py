@@ -239,7 +239,7 @@ def test_http_hanging_server_times_out(server: str, make_check: MakeCheck) -> No
     elapsed = time.monotonic() - started
 
     assert outcome.status is Status.CRITICAL
-    assert outcome.message == f"GET {server}/hang: no answer within 1s"
+    assert outcome.message == f"GET {server}/hang: no response within 1s"
     assert outcome.reason == "timeout"
     assert elapsed < 3
 
