@@ -1,7 +1,9 @@
 """Check kinds. Each kind is a module of this package named after the kind.
 
 A kind module is imported only when a check of that kind is configured, so
-an agent without `sql` checks never loads a database driver.
+an agent without `sql` checks never loads a database driver. What a kind
+module declares (CATEGORY, OPTIONS, THRESHOLDS, prepare, run) is described
+in `agent.checks.schema`; `base` and `schema` are helpers, not kinds.
 """
 
 from __future__ import annotations
