@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from agent.config import load_config
@@ -122,12 +124,16 @@ def test_checks_name_yaml_trap_kept_as_text(write_config: ConfigWriter) -> None:
             kind: swap
           - name: 1e3
             kind: cpu
+          - name: on
+            kind: load
+          - name: yes
+            kind: uptime
         """
     )
 
     config = load_config(path, {})
 
-    assert [check.name for check in config.checks] == ["no", "010", "1e3"]
+    assert [check.name for check in config.checks] == ["no", "010", "1e3", "on", "yes"]
 
 
 def test_checks_sexagesimal_kept_as_text(write_config: ConfigWriter) -> None:
@@ -577,3 +583,41 @@ def test_checks_dependency_from_variable(write_config: ConfigWriter) -> None:
     config = load_config(path, {"DATABASE_CHECK": "app-db"})
 
     assert config.checks[1].depends_on == ("app-db",)
+
+
+def test_checks_sql_driver_imported_only_to_run(write_config: ConfigWriter) -> None:
+    path = write_config(
+        "checks:\n  - name: db\n    kind: sql\n"
+        "    url: postgresql+psycopg://monitor@127.0.0.1/app\n"
+        "  - name: m\n    kind: memory\n"
+    )
+    script = (
+        "import sys\n"
+        "from agent.config import load_config\n"
+        f"load_config({str(path)!r}, {{}})\n"
+        "print('psycopg' in sys.modules)\n"
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "False"
+
+
+def test_checks_without_sql_skip_sqlalchemy(write_config: ConfigWriter) -> None:
+    path = write_config("checks:\n  - name: m\n    kind: memory\n")
+    script = (
+        "import sys\n"
+        "from agent.config import load_config\n"
+        f"load_config({str(path)!r}, {{}})\n"
+        "print('sqlalchemy' in sys.modules)\n"
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "False"
