@@ -519,8 +519,8 @@ def transition(
     if at < record.started_at:
         raise TransitionRefused(
             422,
-            f"at: {at.isoformat()} is before step {record.step!r} started at "
-            f"{record.started_at.isoformat()}; give a later time",
+            f"at: {local_iso(procedure, at)} is before step {record.step!r} "
+            f"started at {local_iso(procedure, record.started_at)}; give a later time",
             field="at",
         )
 
