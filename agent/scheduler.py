@@ -152,6 +152,15 @@ class Scheduler:
                 reason="timeout",
             )
             self._finish(Run(spec, outcome, datetime.now(UTC), 0.0, caught=True))
+            return
+
+        # The run has not timed out yet, so its result is on the way; try
+        # again after retry_interval rather than a whole interval later.
+        with self._lock:
+            slot = self._slots.get(spec.name)
+            if slot is not None:
+                soon = self._clock() + min(spec.retry_interval, spec.interval)
+                slot.next_due = min(slot.next_due, soon)
 
     def _finish(self, run: Run) -> None:
         spec, outcome = run.spec, run.outcome
