@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector.db import get_database
-from collector.models import Case, utcnow
+from collector.models import Case
 from collector.models.procedure import Notification, StepRecord
 from collector.procedure import (
     EXTENSION_KEY,
@@ -321,7 +321,7 @@ class OverdueWatcher(threading.Thread):
         logger.info("overdue check every %.0f s", self.interval)
         while not self.stopping.wait(self.interval):
             try:
-                run_overdue_check(self.app, utcnow())
+                run_overdue_check(self.app)
             except Exception:  # noqa: BLE001 - one failed round must not end the loop
                 logger.exception(
                     "overdue check failed; retrying in %.0f s", self.interval

@@ -1,0 +1,302 @@
+"""Overdue steps: one notification per breach, mailed through a local SMTP server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from email import message_from_bytes
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from collector.db import get_database
+from collector.models.procedure import Notification, StepRecord
+from collector.procedure_api import WATCHER_KEY
+from collector.procedure_status import overdue_records, run_overdue_check
+
+from .conftest import Persona
+from .procedure_support import Clock, file_report, move, start_clock, wib
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.messages.append(envelope)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    handler = Inbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return start_clock()
+
+
+@pytest.fixture
+def smtp_port() -> int | None:
+    return None
+
+
+@pytest.fixture
+def app_config(clock: Clock, smtp_port: int | None) -> dict[str, Any]:
+    config: dict[str, Any] = {"PROCEDURE_CLOCK": clock}
+    if smtp_port is not None:
+        config.update(
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=smtp_port,
+            SMTP_FROM="pelihara@localhost",
+            NOTIFY_TO="head@localhost, deputy@localhost",
+        )
+    return config
+
+
+@pytest.fixture
+def case_id(client: FlaskClient, clock: Clock, unit_user: Persona) -> int:
+    # Filed Friday 14:00 WIB: the received step is due Monday 7 Dec 14:00.
+    clock.now = wib(2026, 12, 4, 14, 30)
+    return file_report(client, unit_user, wib(2026, 12, 4, 14))["id"]
+
+
+def count_notices(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Notification))
+
+
+def test_overdue_not_before_deadline(app: Flask, case_id: int) -> None:
+    assert run_overdue_check(app, wib(2026, 12, 7, 13, 59)) == []
+
+
+def test_overdue_after_deadline(app: Flask, session: Session, case_id: int) -> None:
+    created = run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+    assert len(created) == 1
+    notice = session.get(Notification, created[0])
+    assert notice.case_id == case_id
+    assert notice.subject == (
+        f"[Pelihara] Kasus {case_id}: tahap received melewati tenggat"
+    )
+
+
+def test_overdue_notified_once_per_breach(
+    app: Flask, session: Session, case_id: int
+) -> None:
+    run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+    assert run_overdue_check(app, wib(2026, 12, 7, 15)) == []
+    assert run_overdue_check(app, wib(2026, 12, 8, 9)) == []
+    assert count_notices(session) == 1
+
+
+def test_overdue_next_step_is_new_breach(
+    app: Flask,
+    client: FlaskClient,
+    clock: Clock,
+    session: Session,
+    head: Persona,
+    case_id: int,
+) -> None:
+    run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+    # Assignment starts Monday 14:30 and is due 15:30.
+    clock.now = wib(2026, 12, 7, 14, 30)
+    assert move(client, head, case_id, "assignment").status_code == 200
+    assert run_overdue_check(app, wib(2026, 12, 7, 15, 29)) == []
+    assert len(run_overdue_check(app, wib(2026, 12, 7, 15, 31))) == 1
+    assert count_notices(session) == 2
+
+
+def test_overdue_completed_step_not_notified(
+    app: Flask, client: FlaskClient, clock: Clock, head: Persona, case_id: int
+) -> None:
+    clock.now = wib(2026, 12, 7, 8)
+    assert move(client, head, case_id, "assignment").status_code == 200
+    # Only the assignment step (due 09:00) is open at 08:59.
+    assert run_overdue_check(app, wib(2026, 12, 7, 8, 59)) == []
+
+
+def test_overdue_closed_case_not_notified(
+    app: Flask, client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    answer = client.post(
+        f"/api/v1/cases/{case_id}/close",
+        json={"resolution": "false_alarm", "reason": "sent by mistake"},
+        headers=head.headers(),
+    )
+    assert answer.status_code == 200
+    assert run_overdue_check(app, wib(2026, 12, 8, 9)) == []
+
+
+def test_overdue_records_query(app: Flask, session: Session, case_id: int) -> None:
+    found = overdue_records(session, wib(2026, 12, 7, 14, 1))
+    assert [(record.case_id, record.step) for record in found] == [
+        (case_id, "received")
+    ]
+
+
+def test_overdue_unique_per_record(app: Flask, session: Session, case_id: int) -> None:
+    run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+    record = session.scalars(select(StepRecord)).one()
+    session.add(
+        Notification(
+            step_record_id=record.id,
+            case_id=case_id,
+            subject="again",
+            body="again",
+        )
+    )
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_overdue_shown_in_case(
+    app: Flask, client: FlaskClient, clock: Clock, head: Persona, case_id: int
+) -> None:
+    run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+    clock.now = wib(2026, 12, 7, 14, 5)
+    body = client.get(f"/api/v1/cases/{case_id}", headers=head.headers()).get_json()
+    assert len(body["notifications"]) == 1
+    assert body["notifications"][0]["created_at"] == "2026-12-07T14:01:00+07:00"
+    assert body["steps"][0]["overdue"] is True
+    assert body["compliance"]["bureau"]["overdue_open"] == 1
+
+
+def test_overdue_list_for_head(
+    app: Flask, client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+    answer = client.get("/api/v1/notifications", headers=head.headers())
+    assert answer.status_code == 200
+    assert [n["case_id"] for n in answer.get_json()["notifications"]] == [case_id]
+
+
+def test_overdue_list_not_for_technician(
+    client: FlaskClient, technician: Persona
+) -> None:
+    answer = client.get("/api/v1/notifications", headers=technician.headers())
+    assert answer.status_code == 403
+
+
+def test_overdue_without_smtp_sends_nothing(
+    app: Flask, session: Session, case_id: int
+) -> None:
+    created = run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+    notice = session.get(Notification, created[0])
+    assert notice.email_sent_at is None
+    assert notice.email_error is None
+
+
+class TestMail:
+    """Overdue notices mailed to a real SMTP server on 127.0.0.1."""
+
+    @pytest.fixture
+    def smtp_port(self, inbox: tuple[Inbox, int]) -> int:
+        return inbox[1]
+
+    def test_mail_sent_once(
+        self, app: Flask, inbox: tuple[Inbox, int], case_id: int
+    ) -> None:
+        run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+        run_overdue_check(app, wib(2026, 12, 7, 15))
+        assert len(inbox[0].messages) == 1
+
+    def test_mail_content(
+        self, app: Flask, inbox: tuple[Inbox, int], case_id: int
+    ) -> None:
+        run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+        envelope = inbox[0].messages[0]
+        message = message_from_bytes(envelope.content)
+        assert envelope.rcpt_tos == ["head@localhost", "deputy@localhost"]
+        assert envelope.mail_from == "pelihara@localhost"
+        assert message["Subject"] == (
+            f"[Pelihara] Kasus {case_id}: tahap received melewati tenggat"
+        )
+        text = message.get_payload(decode=True).decode("utf-8")
+        assert "Tenggat (due): 2026-12-07T14:00:00+07:00" in text
+        assert "waktu Biro (bureau)" in text
+
+    def test_mail_recorded_as_sent(
+        self, app: Flask, session: Session, inbox: tuple[Inbox, int], case_id: int
+    ) -> None:
+        created = run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+        notice = session.get(Notification, created[0])
+        assert notice.email_sent_at is not None
+        assert notice.email_error is None
+
+
+class TestMailFailure:
+    """A mail server that refuses connections leaves the error on the notice."""
+
+    @pytest.fixture
+    def smtp_port(self) -> int:
+        # Nothing listens on a port just released.
+        return free_port()
+
+    def test_mail_error_recorded(
+        self, app: Flask, session: Session, case_id: int
+    ) -> None:
+        created = run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+        notice = session.get(Notification, created[0])
+        assert notice.email_sent_at is None
+        assert notice.email_error.startswith("ConnectionRefusedError:")
+
+    def test_mail_error_still_one_notice(
+        self, app: Flask, session: Session, case_id: int
+    ) -> None:
+        run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+        run_overdue_check(app, wib(2026, 12, 7, 15))
+        assert count_notices(session) == 1
+
+
+class TestWatcher:
+    """The background check finds a breach without being called."""
+
+    @pytest.fixture
+    def app_config(self, clock: Clock) -> dict[str, Any]:
+        return {"PROCEDURE_CLOCK": clock, "OVERDUE_CHECK_SECONDS": 0.05}
+
+    def test_watcher_notifies(
+        self, app: Flask, client: FlaskClient, clock: Clock, unit_user: Persona
+    ) -> None:
+        watcher = app.extensions[WATCHER_KEY]
+        try:
+            clock.now = wib(2026, 12, 4, 14, 30)
+            file_report(client, unit_user, wib(2026, 12, 4, 14))
+            clock.now = wib(2026, 12, 7, 15)
+            # Generous bound for hang detection only: the check runs every 0.05 s.
+            deadline = time.monotonic() + 30
+            found = 0
+            while time.monotonic() < deadline:
+                with get_database(app).session() as session:
+                    found = count_notices(session)
+                if found:
+                    break
+                time.sleep(0.05)
+            assert found == 1
+        finally:
+            watcher.stop()
+            watcher.join(timeout=10)
+        assert not watcher.is_alive()
