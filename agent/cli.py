@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
+from prometheus_client import disable_created_metrics
+
 from agent import __version__
 from agent.delivery import Delivery, Target
 from agent.metrics import Metrics, serve
@@ -85,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The *_created series double the scrape and no dashboard here uses them.
+    disable_created_metrics()
     config = _load_or_report(args.config)
     if config is None:
         return EXIT_CONFIG

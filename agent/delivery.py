@@ -188,6 +188,12 @@ class Delivery:
 
         ok = self._send(target, entries, read_timeout)
         if ok:
+            if self._failures:
+                log.info(
+                    "delivery to %s works again after %d failed attempts",
+                    redact_url(target.collector),
+                    self._failures,
+                )
             self._failures = 0
             self._last_success = self._clock()
             return SENT if entries else IDLE
