@@ -1,0 +1,280 @@
+"""The procedure in the web UI: case panel, step forms, reports, complaints."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from collector.procedure_status import run_overdue_check
+
+from .conftest import Persona, login
+from .procedure_support import Clock, file_report, move, start_clock, wib
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return start_clock()
+
+
+@pytest.fixture
+def app_config(clock: Clock) -> dict[str, Any]:
+    return {"PROCEDURE_CLOCK": clock}
+
+
+@pytest.fixture
+def case_id(client: FlaskClient, clock: Clock, unit_user: Persona) -> int:
+    clock.now = wib(2026, 12, 4, 14, 30)
+    return file_report(client, unit_user, wib(2026, 12, 4, 14))["id"]
+
+
+def page(client: FlaskClient, path: str) -> str:
+    answer = client.get(path)
+    assert answer.status_code == 200, answer.status_code
+    return html.unescape(answer.get_data(as_text=True))
+
+
+def test_panel_marks_current_step(
+    client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    login(client, head)
+    text = page(client, f"/cases/{case_id}")
+    assert 'class="step current" data-step="received"' in text
+    assert "Laporan kerusakan diterima" in text
+
+
+def test_panel_shows_deadline(client: FlaskClient, head: Persona, case_id: int) -> None:
+    login(client, head)
+    assert "2026-12-07 14:00 WIB" in page(client, f"/cases/{case_id}")
+
+
+def test_panel_marks_overdue(
+    client: FlaskClient, clock: Clock, head: Persona, case_id: int
+) -> None:
+    login(client, head)
+    clock.now = wib(2026, 12, 7, 15)
+    assert "terlambat (overdue)" in page(client, f"/cases/{case_id}")
+
+
+def test_panel_offers_next_steps(
+    client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    login(client, head)
+    text = page(client, f"/cases/{case_id}")
+    assert 'name="to" value="assignment"' in text
+    assert 'name="f_letter_number"' in text
+
+
+def test_panel_no_form_for_viewer(
+    client: FlaskClient, viewer: Persona, case_id: int
+) -> None:
+    login(client, viewer)
+    text = page(client, f"/cases/{case_id}")
+    assert 'name="to"' not in text
+    assert "this step is done by" in text
+
+
+def test_form_moves_case(client: FlaskClient, head: Persona, case_id: int) -> None:
+    token = login(client, head)
+    answer = client.post(
+        f"/cases/{case_id}/procedure/transition",
+        data={"csrf_token": token, "to": "assignment"},
+    )
+    assert answer.status_code == 303
+    body = client.get(f"/api/v1/cases/{case_id}", headers=head.headers()).get_json()
+    assert body["step"] == "assignment"
+
+
+def test_form_requires_csrf(client: FlaskClient, head: Persona, case_id: int) -> None:
+    login(client, head)
+    answer = client.post(
+        f"/cases/{case_id}/procedure/transition", data={"to": "assignment"}
+    )
+    assert answer.status_code == 400
+
+
+def test_form_refusal_flashed(client: FlaskClient, head: Persona, case_id: int) -> None:
+    token = login(client, head)
+    client.post(
+        f"/cases/{case_id}/procedure/transition",
+        data={"csrf_token": token, "to": "report"},
+    )
+    text = page(client, f"/cases/{case_id}")
+    assert "step 'received' cannot go to 'report'; allowed next steps: assignment" in (
+        text
+    )
+
+
+def test_form_user_field_lists_technicians(
+    client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    move(client, head, case_id, "assignment")
+    login(client, head)
+    text = page(client, f"/cases/{case_id}")
+    assert '<option value="technician-user"' in text
+    assert '<option value="head-user"' not in text
+
+
+def test_form_typed_fields(
+    client: FlaskClient, head: Persona, technician: Persona, case_id: int
+) -> None:
+    move(client, head, case_id, "assignment")
+    move(client, head, case_id, "analysis", {"technician": technician.name})
+    token = login(client, technician)
+    text = page(client, f"/cases/{case_id}")
+    assert '<select name="f_classification">' in text
+    answer = client.post(
+        f"/cases/{case_id}/procedure/transition",
+        data={
+            "csrf_token": token,
+            "to": "vendor_notice",
+            "f_findings_software": "crash in module X",
+            "f_findings_database": "ok",
+            "f_findings_hardware": "ok",
+            "f_classification": "severe",
+        },
+    )
+    assert answer.status_code == 303
+    notice = page(client, f"/cases/{case_id}")
+    assert 'type="datetime-local" name="f_notified_at"' in notice
+    assert 'type="checkbox" name="f_unit_copied"' in notice
+
+
+def test_form_datetime_gets_bureau_offset(
+    client: FlaskClient, head: Persona, technician: Persona, case_id: int
+) -> None:
+    move(client, head, case_id, "assignment")
+    move(client, head, case_id, "analysis", {"technician": technician.name})
+    move(
+        client,
+        technician,
+        case_id,
+        "vendor_notice",
+        {
+            "findings_software": "x",
+            "findings_database": "x",
+            "findings_hardware": "x",
+            "classification": "severe",
+        },
+    )
+    token = login(client, technician)
+    client.post(
+        f"/cases/{case_id}/procedure/transition",
+        data={
+            "csrf_token": token,
+            "to": "coordination",
+            "f_vendor": "PT Contoh",
+            "f_notified_at": "2026-12-04T14:20",
+            "f_channel": "email",
+            "f_unit_copied": "1",
+        },
+    )
+    body = client.get(f"/api/v1/cases/{case_id}", headers=head.headers()).get_json()
+    notice = [view for view in body["steps"] if view["id"] == "vendor_notice"][0]
+    assert notice["fields"]["notified_at"] == "2026-12-04T14:20:00+07:00"
+    assert notice["fields"]["unit_copied"] is True
+
+
+def test_close_form(client: FlaskClient, head: Persona, case_id: int) -> None:
+    token = login(client, head)
+    answer = client.post(
+        f"/cases/{case_id}/procedure/close",
+        data={"csrf_token": token, "resolution": "false_alarm", "reason": "test"},
+    )
+    assert answer.status_code == 303
+    body = client.get(f"/api/v1/cases/{case_id}", headers=head.headers()).get_json()
+    assert body["resolution"] == "false_alarm"
+
+
+def test_comment_form(client: FlaskClient, unit_user: Persona, case_id: int) -> None:
+    token = login(client, unit_user)
+    client.post(
+        f"/cases/{case_id}/procedure/comment",
+        data={"csrf_token": token, "text": "still broken at 15:00"},
+    )
+    assert "still broken at 15:00" in page(client, f"/cases/{case_id}")
+
+
+def test_report_form(
+    client: FlaskClient, clock: Clock, unit_user: Persona, head: Persona
+) -> None:
+    token = login(client, unit_user)
+    assert "Laporan kerusakan" in page(client, "/reports/new")
+    answer = client.post(
+        "/reports/new",
+        data={
+            "csrf_token": token,
+            "application": "SIMPEG",
+            "memorandum_number": "M-13/BU/2026",
+            "memorandum_date": "2026-12-04",
+            "received_at": "2026-12-04T13:00",
+            "description": "printing fails",
+        },
+    )
+    assert answer.status_code == 303
+    listed = client.get("/api/v1/cases", headers=head.headers()).get_json()["cases"]
+    assert listed[0]["unit"] == "Bagian Umum"
+    detail = client.get(f"/api/v1/cases/{listed[0]['id']}", headers=head.headers())
+    assert detail.get_json()["steps"][0]["started_at"] == "2026-12-04T13:00:00+07:00"
+
+
+def test_report_form_missing_fields(client: FlaskClient, unit_user: Persona) -> None:
+    token = login(client, unit_user)
+    answer = client.post(
+        "/reports/new", data={"csrf_token": token, "application": "SIMPEG"}
+    )
+    assert answer.status_code == 422
+    assert "memorandum_number: wajib diisi (missing)" in answer.get_data(as_text=True)
+
+
+def test_report_form_not_for_vendor(client: FlaskClient, vendor_user: Persona) -> None:
+    login(client, vendor_user)
+    assert client.get("/reports/new").status_code == 403
+
+
+def test_complaint_pages(
+    client: FlaskClient, unit_user: Persona, head: Persona, technician: Persona
+) -> None:
+    token = login(client, unit_user)
+    answer = client.post(
+        "/complaints/new",
+        data={"csrf_token": token, "text": "export too slow", "channel": "head"},
+    )
+    assert answer.status_code == 303
+    location = answer.headers["Location"]
+    assert "export too slow" in page(client, location)
+    client.post("/logout", data={"csrf_token": token})
+
+    token = login(client, head)
+    advanced = client.post(
+        location + "/advance",
+        data={"csrf_token": token, "to": "assigned", "assigned_to": technician.name},
+    )
+    assert advanced.status_code == 303
+    text = page(client, location)
+    assert '<dd class="complaint-status">assigned</dd>' in text
+    assert "Pengaduan" in page(client, "/complaints")
+
+
+def test_notifications_page(
+    app: Flask, client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+    login(client, head)
+    text = page(client, "/notifications")
+    assert f"[Pelihara] Kasus {case_id}: tahap received melewati tenggat" in text
+
+
+def test_unit_user_cannot_open_other_unit_case(
+    client: FlaskClient, head: Persona, unit_user: Persona
+) -> None:
+    other = file_report(client, head, wib(2026, 12, 4, 14), unit="Biro Hukum")
+    token = login(client, unit_user)
+    answer = client.post(
+        f"/cases/{other['id']}/procedure/comment",
+        data={"csrf_token": token, "text": "x"},
+    )
+    assert answer.status_code == 404
