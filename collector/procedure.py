@@ -139,6 +139,8 @@ def procedure_from_config(config: Mapping[str, Any]) -> Procedure:
     workflow = load_workflow(_setting(config, "WORKFLOW_FILE"))
 
     office_hours = _setting(config, "OFFICE_HOURS")
+    days_off = _dates("EXTRA_DAYS_OFF", _setting(config, "EXTRA_DAYS_OFF"))
+    working_days = _dates("EXTRA_WORKING_DAYS", _setting(config, "EXTRA_WORKING_DAYS"))
     try:
         calendar = BusinessCalendar(
             office_hours=(
@@ -147,10 +149,8 @@ def procedure_from_config(config: Mapping[str, Any]) -> Procedure:
                 else office_hours
             ),
             timezone=_setting(config, "CALENDAR_TIMEZONE") or "Asia/Jakarta",
-            extra_days_off=_dates("EXTRA_DAYS_OFF", _setting(config, "EXTRA_DAYS_OFF")),
-            extra_working_days=_dates(
-                "EXTRA_WORKING_DAYS", _setting(config, "EXTRA_WORKING_DAYS")
-            ),
+            extra_days_off=days_off,
+            extra_working_days=working_days,
         )
     except ValueError as error:
         raise ProcedureConfigError(f"calendar settings: {error}") from None
