@@ -104,3 +104,8 @@ def one_line_outcome(run: Callable[..., Outcome]) -> Callable[..., Outcome]:
         return dataclasses.replace(outcome, message=clean_text(outcome.message))
 
     return wrapper
+
+
+def host_port(host: str, port: int) -> str:
+    """Return `host:port`, with an IPv6 address in brackets like `[::1]:443`."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agent.checks.base import clean_text, grade, limit_for, one_line_outcome
+from agent.checks.base import clean_text, grade, host_port, limit_for, one_line_outcome
 from agent.checks.schema import Option, Threshold
 from agent.spec import Category, Outcome, Status
 from agent.units import format_duration
@@ -34,7 +34,7 @@ MAX_ANSWER = 4096
 @one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Connect to host:port and, with `expect`, read until the text arrives."""
-    target = f"{options['host']}:{options['port']}"
+    target = host_port(options["host"], options["port"])
     started = time.monotonic()
     deadline = started + timeout
     try:

@@ -51,8 +51,14 @@ def run(
 
     Each reading has psutil's shape: `label`, `current`, `high`, `critical`.
     """
+    try:
+        found = sensors()
+    except OSError as error:
+        return Outcome(
+            Status.UNKNOWN, f"reading the sensors failed: {error}", reason="error"
+        )
     readings = []
-    for chip, entries in sensors().items():
+    for chip, entries in found.items():
         if options["sensor"] is not None and chip != options["sensor"]:
             continue
         for entry in entries:

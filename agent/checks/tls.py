@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agent.checks.base import clean_text, grade, limit_for, one_line_outcome
+from agent.checks.base import clean_text, grade, host_port, limit_for, one_line_outcome
 from agent.checks.schema import Option, OptionContext, Threshold
 from agent.spec import Category, Outcome, Status
 
@@ -45,7 +45,7 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
 @one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Complete a verified handshake and grade the days the certificate has left."""
-    target = f"{options['host']}:{options['port']}"
+    target = host_port(options["host"], options["port"])
     context = ssl.create_default_context(
         cafile=str(options["ca_bundle"]) if options["ca_bundle"] else None
     )

@@ -156,3 +156,17 @@ def test_tcp_latency_threshold(listener, make_check: MakeCheck) -> None:
     assert outcome.status is Status.WARNING
     assert outcome.message.endswith("(warning at 0.050s)")
     assert outcome.reason == "threshold"
+
+
+def test_tcp_ipv6_target_in_brackets(make_check: MakeCheck) -> None:
+    try:
+        server = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    except OSError as error:
+        pytest.skip(f"no IPv6 loopback on this machine: {error}")
+    with server:
+        port = server.getsockname()[1]
+
+        outcome = run(make_check, host="::1", port=port)
+
+    assert outcome.status is Status.OK
+    assert outcome.message.startswith(f"[::1]:{port} accepted the connection in ")

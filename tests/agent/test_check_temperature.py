@@ -110,3 +110,16 @@ def test_temperature_real_psutil(make_check: MakeCheck) -> None:
         assert outcome.status is Status.UNKNOWN
     else:
         assert "temperature_celsius" in outcome.values
+
+
+def test_temperature_sensor_read_fails(make_check: MakeCheck) -> None:
+    check = make_check("temperature")
+
+    def broken() -> dict:
+        raise OSError(5, "Input/output error")
+
+    outcome = temperature.run(check.options, check.timeout, sensors=broken)
+
+    assert outcome.status is Status.UNKNOWN
+    assert outcome.message == "reading the sensors failed: [Errno 5] Input/output error"
+    assert outcome.reason == "error"
