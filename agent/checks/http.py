@@ -121,7 +121,7 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
                 data=options["body"].encode() if options["body"] else None,
                 # NOTE: requests applies this to the connect and to each read
                 # separately, so slow headers after a slow connect can take up
-                # to twice `timeout`; only the body has an overall deadline.
+                # to twice `timeout`. Only the body has an overall deadline.
                 timeout=timeout,
                 allow_redirects=options["follow_redirects"],
                 verify=verify,
