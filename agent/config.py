@@ -167,7 +167,9 @@ class _Reader(NodeReader):
 
     @property
     def issues(self) -> list[ConfigIssue]:
-        return [ConfigIssue(self.file, *problem) for problem in self.problems]
+        """Return the problems found so far in file order."""
+        ordered = sorted(self.problems, key=lambda problem: problem[0])
+        return [ConfigIssue(self.file, *problem) for problem in ordered]
 
     # -- whole file ------------------------------------------------------
 

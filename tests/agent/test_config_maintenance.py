@@ -187,7 +187,7 @@ def test_maintenance_unknown_key(write_config: ConfigWriter) -> None:
     path = write_config(CHECKS + "  - name: n\n    form: '1:00'\n    to: '2:00'\n")
 
     assert config_messages(path) == [
-        f"{path}:8: maintenance[0].form: unknown key; did you mean 'from'?",
         f"{path}:7: maintenance[0].from: missing; a window needs start and end, or "
         "days with from and to",
+        f"{path}:8: maintenance[0].form: unknown key; did you mean 'from'?",
     ]
