@@ -175,6 +175,9 @@ def test_minor_path_compliance(
     assert bureau["steps"] == 6
     assert bureau["on_time"] == 5
     assert bureau["late"] == 1
+    # 150 + 30 + 90 + (360 + 510 + 450) + 150 + 30 working minutes.
+    assert bureau["working_minutes_used"] == 1770
+    assert bureau["on_time_percent"] == 83.3
     assert body["compliance"]["vendor"]["steps"] == 0
 
 
