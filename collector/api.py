@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
-from collector.auth import bearer_token, require_roles
+from collector.auth import bearer_token, current_user, require_roles
 from collector.db import get_database, get_session
 from collector.ingest import (
     DEFAULT_REOPEN_WINDOW,
@@ -22,6 +22,7 @@ from collector.ingest import (
 )
 from collector.metrics import increment_counters, render_metrics
 from collector.models import CASE_STATUSES, Case, CaseEvent, Check, Host, Result, utcnow
+from collector.procedure import can_view
 from collector.tokens import find_agent_token
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ ROLES_READ = ()  # every authenticated user may read cases
 
 
 def error(status: int, message: str, field: str | None = None) -> Response:
-    """Return a JSON error answer naming the bad field, if any."""
+    """Return a JSON error response naming the bad field, if any."""
     body: dict[str, Any] = {"error": message}
     if field is not None:
         body["field"] = field
@@ -195,7 +196,11 @@ def list_cases() -> Response:
             400, f"limit must be 1 to {MAX_LIMIT} and offset 0 or more", "limit"
         )
     cases = session.scalars(statement.limit(limit).offset(offset)).all()
-    return jsonify({"cases": [case_to_json(case) for case in cases]})
+    user = current_user()
+    # NOTE: unit and vendor users see only their own cases, filtered after
+    # the page is read, so their pages may hold fewer than `limit` cases.
+    visible = [case for case in cases if can_view(session, user, case)]
+    return jsonify({"cases": [case_to_json(case) for case in visible]})
 
 
 DETAIL_EXTENSIONS_KEY = "pelihara.case_detail"
@@ -222,7 +227,9 @@ def case_detail_json(case: Case) -> dict[str, Any]:
 def get_case(case_id: int) -> Response:
     session = get_session()
     case = session.scalar(_case_query(session).where(Case.id == case_id))
-    if case is None:
+    # A case the user may not see gets 404, not 403, so that case ids do
+    # not reveal that other units' cases exist.
+    if case is None or not can_view(session, current_user(), case):
         return error(404, f"case {case_id} not found")
     return jsonify(case_detail_json(case))
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, render_template, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from collector import __version__, api, auth, db, procedure_api, ui
@@ -20,7 +21,25 @@ logger = logging.getLogger(__name__)
 
 SECRET_KEY_VARIABLE = "PELIHARA_SECRET_KEY"
 SECRET_KEY_FILE = "secret_key"
+REOPEN_DAYS_VARIABLE = "PELIHARA_REOPEN_DAYS"
 MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def reopen_window_from_environment() -> timedelta:
+    """Return $PELIHARA_REOPEN_DAYS as a timedelta, default 7 days."""
+    text = os.environ.get(REOPEN_DAYS_VARIABLE)
+    if not text:
+        return DEFAULT_REOPEN_WINDOW
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if days < 0:
+        raise ValueError(
+            f"{REOPEN_DAYS_VARIABLE}={text!r} is invalid; expected a number of days "
+            "(0 or more, e.g. 7)"
+        )
+    return timedelta(days=days)
 
 
 def load_secret_key(data_dir: Path) -> str:
@@ -74,6 +93,22 @@ def _answer_unexpected(error: Exception) -> Response | tuple[str, int]:
     return render_template("error.html", error=None), 500
 
 
+def _answer_database_down(error: OperationalError) -> Response | tuple[str, int]:
+    # A locked SQLite file past busy_timeout, or a lost PostgreSQL server:
+    # agents retry a 503 later with backoff, as the protocol asks of them.
+    logger.error(
+        "database error on %s %s: %s",
+        request.method,
+        request.path,
+        str(error.orig).splitlines()[0] if error.orig else error,
+    )
+    if auth.is_api_request() or request.path in ("/healthz", "/metrics"):
+        response = api.error(503, "database unavailable; retry later")
+        response.headers["Retry-After"] = "30"
+        return response
+    return render_template("error.html", error=None), 503
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the collector application.
 
@@ -88,7 +123,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         DATA_DIR=data_dir,
         DATABASE_URL=database_url,
-        REOPEN_WINDOW=DEFAULT_REOPEN_WINDOW,
+        REOPEN_WINDOW=reopen_window_from_environment(),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -113,6 +148,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(ui.bp)
     procedure_api.init_app(app)
     app.register_error_handler(HTTPException, _answer_error)
+    app.register_error_handler(OperationalError, _answer_database_down)
     if not app.testing:
         app.register_error_handler(Exception, _answer_unexpected)
     return app

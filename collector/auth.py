@@ -1,4 +1,4 @@
-"""Who is asking: personal API tokens, the web login and role checks.
+"""Authentication of users: personal API tokens, the web login and roles.
 
 A request with `Authorization: Bearer` is authenticated by that token only,
 never by the session cookie, and is exempt from CSRF checks because a
@@ -54,7 +54,7 @@ def bearer_token() -> str | None:
 
 
 def is_api_request() -> bool:
-    """Return whether the request is for the JSON API (answers are JSON)."""
+    """Return whether the request is for the JSON API, whose errors are JSON."""
     return request.path.startswith("/api/")
 
 
@@ -123,8 +123,8 @@ def require_roles(*roles: str) -> Callable[[F], F]:
 
 def _protect_csrf() -> None:
     # Bearer-token requests cannot be forged by another site, and an API
-    # request without a logged-in session has no authority to abuse: it is
-    # answered 401 by require_roles instead of a CSRF error.
+    # request without a logged-in session has no authority to abuse, so
+    # require_roles rejects it with 401 instead of a CSRF error.
     if bearer_token() is not None:
         return
     if is_api_request() and SESSION_USER_KEY not in session:

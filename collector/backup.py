@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 class BackupError(RuntimeError):
-    """The backup could not be made; the message says why and what to do."""
+    """A failed backup; the message gives the cause and the fix."""
 
 
 def sqlite_path(database_url: str) -> Path:

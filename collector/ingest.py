@@ -3,8 +3,8 @@
 A batch is validated whole before anything is written, then stored in one
 transaction. Two guarantees hold across concurrent workers and collector
 hosts on SQLite and PostgreSQL alike, because unique constraints decide them
-rather than reads: a result id is stored once (`results.result_id`), and a
-host and check have at most one open case (`cases.open_key`).
+rather than reads. A result id is stored once (`results.result_id`). A host
+and check have at most one open case (`cases.open_key`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ RESULT_ID = re.compile(r"^[0-9a-f]{32}$")
 CHECK_NAME = re.compile(r"^[^/\x00-\x1f\x7f]{1,200}$")
 SUPPRESSED = re.compile(r"^(maintenance|depends_on):[^\x00-\x1f\x7f]{1,200}$")
 CATEGORIES = tuple(str(category) for category in Category)
-# Closing a case as one of these says the earlier case was no fault of this
+# Closing a case as one of these means the earlier case was no fault of this
 # check, so a new failure is a new case rather than a reopened one.
 NOT_REOPENED_RESOLUTIONS = frozenset({"false_alarm", "duplicate"})
 

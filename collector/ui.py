@@ -8,9 +8,10 @@ from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from collector.auth import require_roles
+from collector.auth import current_user, require_roles
 from collector.db import get_session
 from collector.models import CASE_STATUSES, Case, Check, Host
+from collector.procedure import can_view
 
 bp = Blueprint("ui", __name__)
 PAGE_SIZE = 100
@@ -38,7 +39,11 @@ def cases() -> Any:
         statement = statement.where(Case.host.has(Host.name == filters["host"]))
     if filters["check"]:
         statement = statement.where(Case.check.has(Check.name == filters["check"]))
-    found = get_session().scalars(statement).all()
+    session = get_session()
+    user = current_user()
+    found = [
+        case for case in session.scalars(statement) if can_view(session, user, case)
+    ]
     return render_template(
         "cases.html", cases=found, filters=filters, statuses=CASE_STATUSES
     )
@@ -47,7 +52,8 @@ def cases() -> Any:
 @bp.get("/cases/<int:case_id>")
 @require_roles()
 def case(case_id: int) -> Any:
-    found = get_session().scalar(
+    session = get_session()
+    found = session.scalar(
         select(Case)
         .where(Case.id == case_id)
         .options(
@@ -57,6 +63,6 @@ def case(case_id: int) -> Any:
             selectinload(Case.events),
         )
     )
-    if found is None:
+    if found is None or not can_view(session, current_user(), found):
         abort(404, f"Kasus {case_id} tidak ditemukan (case {case_id} not found).")
     return render_template("case.html", case=found)

@@ -161,8 +161,8 @@ class Case(Base):
     closed_at: Mapped[datetime | None]
     # f"{host}/{check}" while the case is open and NULL once it is closed.
     # The unique constraint lets the database, not the application, enforce
-    # one open case per host and check, also across collector processes;
-    # both SQLite and PostgreSQL allow any number of NULLs in it.
+    # one open case per host and check, also across collector processes.
+    # Both SQLite and PostgreSQL allow any number of NULLs in it.
     open_key: Mapped[str | None] = mapped_column(String(460), unique=True)
 
     host: Mapped[Host | None] = relationship()

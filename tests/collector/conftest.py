@@ -8,8 +8,9 @@ postgresql+psycopg://postgres@127.0.0.1:5432/test when reachable (else the
 PostgreSQL variants are skipped with the reason).
 
 Personas: `admin`, `head`, `technician`, `unit_user` (unit "Bagian Umum"),
-`vendor_user` (vendor "PT Contoh") and `viewer`, each a `Persona` with name,
-role, password and personal API token; `personas` maps role to Persona.
+`vendor_user` (vendor "PT Contoh") and `viewer`. Each is a `Persona` with
+name, role, password and personal API token, and `personas` maps role to
+Persona.
 `agent` is an `Agent` for host "app-01" with its token. Helpers:
 `persona.headers()` for the API, `login(client, persona)` for the UI, which
 returns the CSRF token to put in the `csrf_token` field of later forms.
@@ -324,7 +325,7 @@ def agent(app: Flask) -> Agent:
 
 
 def post(client: FlaskClient, agent: Agent, *results: dict[str, Any]) -> Any:
-    """POST a batch of `results` from `agent` and return the answer."""
+    """POST a batch of `results` from `agent` and return the response."""
     return client.post(
         "/api/v1/results", json=agent.batch(*results), headers=agent.headers()
     )

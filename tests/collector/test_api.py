@@ -339,3 +339,34 @@ def test_api_metrics_counts(client: FlaskClient, agent: Agent) -> None:
     assert 'pelihara_ingest_errors_total{kind="unauthorized"} 1.0' in text
     assert 'pelihara_cases_open{source="agent",step="received"} 1.0' in text
     assert "pelihara_hosts_not_reporting 0.0" in text
+
+
+def test_api_cases_unit_sees_own_unit(
+    client: FlaskClient,
+    agent: Agent,
+    session: Session,
+    unit_user: Persona,
+    technician: Persona,
+) -> None:
+    post(client, agent, make_result("root-disk"), make_result("postgres-up"))
+    mine = session.scalars(select(Case).order_by(Case.id)).first()
+    mine.unit = "Bagian Umum"
+    session.commit()
+
+    listed = client.get("/api/v1/cases", headers=unit_user.headers()).get_json()
+    everything = client.get("/api/v1/cases", headers=technician.headers()).get_json()
+
+    assert [case["id"] for case in listed["cases"]] == [mine.id]
+    assert len(everything["cases"]) == 2
+
+
+def test_api_case_of_other_unit_is_404(
+    client: FlaskClient, agent: Agent, session: Session, unit_user: Persona
+) -> None:
+    post(client, agent, make_result())
+    case = session.scalars(select(Case)).one()
+
+    answer = client.get(f"/api/v1/cases/{case.id}", headers=unit_user.headers())
+
+    assert answer.status_code == 404
+    assert answer.get_json() == {"error": f"case {case.id} not found"}

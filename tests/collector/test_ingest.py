@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from collector import ingest
 from collector.ingest import close_case
 from collector.models import Case, CaseEvent, Check, Host, Result, utcnow
 
@@ -302,3 +303,68 @@ def test_ingest_case_per_check(
 
     names = sorted(case.check.name for case in cases_of(session))
     assert names == ["postgres-up", "root-disk"]
+
+
+def test_ingest_lost_race_counts_repeat_on_winner(
+    client: FlaskClient,
+    agent: Agent,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    post(client, agent, make_result(at=BASE_TIME))
+    [winner] = cases_of(session)
+    real_find = ingest.find_open_case
+    calls: list[int] = []
+
+    def stale_find(*args: Any) -> Case | None:
+        # The first lookup misses the open case, as one racing another
+        # worker's commit would; the open_key constraint must catch it.
+        calls.append(1)
+        return None if len(calls) == 1 else real_find(*args)
+
+    monkeypatch.setattr(ingest, "find_open_case", stale_find)
+    answer = post(client, agent, make_result(at=BASE_TIME + minutes(5)))
+
+    assert answer.get_json()["cases"] == [
+        {"id": winner.id, "check": "root-disk", "action": "repeated"}
+    ]
+    [case] = cases_of(session)
+    assert case.occurrences == 2
+
+
+def test_ingest_lost_reopen_race_counts_repeat(
+    client: FlaskClient,
+    agent: Agent,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    post(client, agent, make_result(at=BASE_TIME))
+    [first] = cases_of(session)
+    close(session, first.id, "restored", at=BASE_TIME + minutes(10))
+    post(client, agent, make_result(at=BASE_TIME + minutes(20)))
+    close(session, first.id, "restored", at=BASE_TIME + minutes(30))
+    # A second case is open while the first looks reopenable.
+    session.add(
+        Case(
+            host=first.host,
+            check=first.check,
+            source="agent",
+            title="opened elsewhere",
+            open_key="app-01/root-disk",
+        )
+    )
+    session.commit()
+    real_find = ingest.find_open_case
+    calls: list[int] = []
+
+    def stale_find(*args: Any) -> Case | None:
+        calls.append(1)
+        return None if len(calls) == 1 else real_find(*args)
+
+    monkeypatch.setattr(ingest, "find_open_case", stale_find)
+    answer = post(client, agent, make_result(at=BASE_TIME + minutes(40)))
+
+    [change] = answer.get_json()["cases"]
+    assert change["action"] == "repeated"
+    assert change["id"] != first.id
+    assert session.get(Case, first.id).status == "closed"
