@@ -13,6 +13,7 @@ listener (the spool, the metrics, the `--once` printer).
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import random
 import threading
@@ -284,19 +285,27 @@ class Scheduler:
 
         A soft failure is re-run after its retry_interval, as in the forever
         mode, so the returned results are all confirmed unless `stop` is set
-        first. Results come back in the order of the configuration.
+        first. A check starts only once the checks it depends on have a
+        confirmed result, so its suppression does not depend on which
+        thread finishes first. Results come back in the order of the
+        configuration.
         """
         finished: queue.Queue[Result] = queue.Queue()
         self.add_listener(finished.put)
-        now = self._clock()
         with self._lock:
-            for slot in self._slots.values():
-                slot.next_due = now
             order = list(self._slots)
+            depends = {
+                name: set(slot.spec.depends_on) & set(order)
+                for name, slot in self._slots.items()
+            }
+            for slot in self._slots.values():
+                slot.next_due = math.inf
 
         final: dict[str, Result] = {}
+        released: set[str] = set()
         while len(final) < len(order) and not (stop and stop.is_set()):
-            self.tick(only=set(order) - final.keys())
+            self._release_ready(order, depends, final, released)
+            self.tick(only=released - final.keys())
             wait = min(self.seconds_until_due(), 0.2)
             try:
                 result = finished.get(timeout=wait)
@@ -305,6 +314,24 @@ class Scheduler:
             if result.confirmed:
                 final[result.check] = result
         return [final[name] for name in order if name in final]
+
+    def _release_ready(
+        self,
+        order: list[str],
+        depends: dict[str, set[str]],
+        final: dict[str, Result],
+        released: set[str],
+    ) -> None:
+        """Make due the checks of `run_once` whose dependencies are final."""
+        waiting = [name for name in order if name not in released]
+        ready = [name for name in waiting if depends[name] <= final.keys()]
+        if waiting and not ready and released <= final.keys():
+            ready = waiting  # a dependency cycle: nothing else can free them
+        now = self._clock()
+        with self._lock:
+            for name in ready:
+                self._slots[name].next_due = now
+        released.update(ready)
 
 
 def _log_result(result: Result, before: CheckState, after: CheckState) -> None:

@@ -321,3 +321,25 @@ def test_cli_once_sigterm_stops_early(tmp_path: Path) -> None:
     assert stdout == ""
     # Sanity bound for hang detection: the check itself would take 25 s.
     assert elapsed < 15
+
+
+def test_cli_once_marks_suppressed_failures(tmp_path: Path) -> None:
+    checks = command_check("db", "echo down; exit 2") + command_check(
+        "app", "echo no db; exit 2", "    depends_on: [db]\n"
+    )
+    path = write_config(tmp_path, checks)
+    path.write_text(
+        path.read_text()
+        + "maintenance:\n"
+        + "  - name: upgrade\n"
+        + "    checks: [db]\n"
+        + "    start: 2000-01-01T00:00\n"
+        + "    end: 2999-01-01T00:00\n"
+    )
+
+    completed = run_agent("run", "--config", "checks.yaml", "--once", cwd=tmp_path)
+
+    lines = completed.stdout.splitlines()
+    assert completed.returncode == 1
+    assert lines[0] == "db   CRITICAL  down  [maintenance:upgrade]"
+    assert lines[1] == "app  CRITICAL  no db  [depends_on:db]"

@@ -349,3 +349,32 @@ def test_scheduler_bad_value_still_reaches_listener(runner: Runner) -> None:
     scheduler.run_once()
 
     assert len(collected.results) == 1
+
+
+def test_scheduler_once_runs_dependency_first(runner: Runner) -> None:
+    starts: list[float] = []
+    database = make_spec(
+        "db", options={"status": "CRITICAL", "sleep": 0.2, "starts": starts}
+    )
+    app = make_spec(
+        "app",
+        depends_on=("db",),
+        options={"status": "CRITICAL", "starts": starts},
+    )
+    scheduler = Scheduler(make_config(app, database), runner=runner, splay=False)
+
+    results = scheduler.run_once()
+
+    assert [r.check for r in results] == ["app", "db"]
+    assert results[0].suppressed == "depends_on:db"
+    assert starts[1] - starts[0] >= 0.2
+
+
+def test_scheduler_once_dependency_cycle_still_runs(runner: Runner) -> None:
+    first = make_spec("a", depends_on=("b",))
+    second = make_spec("b", depends_on=("a",))
+    scheduler = Scheduler(make_config(first, second), runner=runner, splay=False)
+
+    results = scheduler.run_once()
+
+    assert [r.status for r in results] == [Status.OK, Status.OK]
