@@ -217,9 +217,9 @@ class Scheduler:
             if window.is_active(at):
                 return f"maintenance:{window.name}"
         for name in spec.depends_on:
-            # NOTE: this reads the dependency's hard state at this moment, so
-            # a dependency failing in the same round suppresses the dependent
-            # only once its own failure is confirmed (retries help here).
+            # NOTE: the forever mode does not order checks, so a dependency
+            # failing in the same round suppresses the dependent only once
+            # the dependency's failure is confirmed. run_once orders them.
             dependency = self._slots.get(name)
             if dependency is not None and dependency.state.hard != Status.OK:
                 return f"depends_on:{name}"
