@@ -94,8 +94,10 @@ def test_metrics_check_failures_by_reason(scraped: dict) -> None:
 def test_metrics_check_timing(scraped: dict) -> None:
     duration = value(scraped, "pelihara_check_duration_seconds", **DISK)
     last_run = value(scraped, "pelihara_check_last_run_timestamp_seconds", **DISK)
-    assert duration is not None and duration >= 0.0
-    assert last_run is not None and last_run > 1.7e9
+    assert duration is not None
+    assert duration >= 0.0
+    assert last_run is not None
+    assert last_run > 1.7e9
 
 
 def test_metrics_skipped_runs_exported_at_zero(scraped: dict) -> None:
