@@ -1,7 +1,7 @@
 """Complaints and feedback from work units about the maintenance service.
 
 A complaint reaches staff through the head of bureau, or directly to a
-staff member once the head approves; either way the head's step moves it
+staff member once the head approves. Either way the head's step moves it
 from received to assigned. The assigned staff member follows it up, puts it
 on the agenda of a further coordination meeting, and closes it with the
 meeting's outcome.
@@ -90,7 +90,7 @@ def _add_event(
 
 
 def can_view_complaint(user: User, complaint: Complaint) -> bool:
-    """Return whether `user` may see `complaint`: a unit sees its own only."""
+    """Return whether `user` may see `complaint`; unit users only their unit's."""
     if user.role == "unit":
         return bool(user.unit) and user.unit == complaint.unit
     return user.role in ("admin", "head", "technician", "viewer")

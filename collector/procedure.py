@@ -2,7 +2,7 @@
 
 Each step a case takes is a StepRecord with a deadline in working time. A
 transition completes the open record with the fields of its step and opens
-the record of the next step; completing the final step closes the case as
+the record of the next step. Completing the final step closes the case as
 restored. Every change is also written to the case's history (CaseEvent).
 
 Callers pass the time of each action (``at``) so that work recorded late,
@@ -57,11 +57,11 @@ class ProcedureConfigError(ValueError):
 
 
 class TransitionRefused(Exception):
-    """A procedure action that is not allowed.
+    """A procedure action that is not allowed, with the HTTP status it maps to.
 
-    ``status`` is the HTTP status it maps to: 403 for a role that may not
-    act, 404 for a missing case, 409 for a move the procedure does not allow
-    from here (or a closed case) and 422 for missing or invalid fields.
+    The statuses are 403 for a role that may not act and 404 for a missing
+    case. A move the procedure does not allow from here, or any move on a
+    closed case, is 409, and missing or invalid fields are 422.
     """
 
     def __init__(
@@ -80,7 +80,7 @@ class TransitionRefused(Exception):
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    """Where overdue notices are mailed; the password is never logged."""
+    """Mail settings for overdue notices; repr() leaves the password out."""
 
     host: str
     port: int = 25
@@ -484,9 +484,7 @@ def _check_party(session: Session, case: Case, user: User, step_id: str) -> None
         )
 
 
-def _current_record(
-    session: Session, procedure: Procedure, case: Case, at: datetime
-) -> StepRecord:
+def _current_record(session: Session, procedure: Procedure, case: Case) -> StepRecord:
     record = open_record(session, case)
     if record is None:
         # A case opened before the procedure module existed has no record.
@@ -515,7 +513,7 @@ def transition(
     """
     procedure = procedure or current_procedure()
     _require_open(case)
-    record = _current_record(session, procedure, case, at)
+    record = _current_record(session, procedure, case)
     if at < record.started_at:
         raise TransitionRefused(
             422,

@@ -103,7 +103,7 @@ def _case(case_id: int, user: User) -> Case:
         .options(selectinload(Case.host), selectinload(Case.check))
     )
     if case is None or not service.can_view(session, user, case):
-        # A hidden case is answered like a missing one, so ids leak nothing.
+        # A hidden case gets the same 404 as a missing one, so ids leak nothing.
         raise TransitionRefused(404, f"case {case_id} not found")
     return case
 

@@ -31,7 +31,6 @@ from collector.procedure import (
     local_iso,
     records_of,
 )
-from collector.workflow import END
 
 logger = logging.getLogger(__name__)
 
@@ -329,12 +328,3 @@ class OverdueWatcher(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
-
-
-def closed_record_label(record: StepRecord) -> str:
-    """Return how a record that closed its case is shown."""
-    if record.next_step == END:
-        return "restored"
-    if record.next_step and record.next_step.startswith(f"{END}:"):
-        return record.next_step.split(":", 1)[1]
-    return record.next_step or ""

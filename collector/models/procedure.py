@@ -41,7 +41,7 @@ class StepRecord(Base):
     step: Mapped[str] = mapped_column(String(64))
     party: Mapped[str] = mapped_column(String(16))
     round: Mapped[int] = mapped_column(Integer, default=1)
-    # 1 on the first pass; a failed test that sends the case back to the
+    # 1 on the first pass. A failed test that sends the case back to the
     # same step counts up, and the deadline of the first attempt still holds.
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     started_at: Mapped[datetime]
@@ -52,14 +52,14 @@ class StepRecord(Base):
     completed_at: Mapped[datetime | None]
     next_step: Mapped[str | None] = mapped_column(String(64))
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # "user:<name>" of whoever completed the step.
+    # "user:<name>" of the user who completed the step.
     actor: Mapped[str | None] = mapped_column(String(255))
 
     case: Mapped[Case] = relationship()
 
 
 class Notification(Base):
-    """The head of bureau told once that a step passed its deadline.
+    """A notice to the head of bureau that a step passed its deadline.
 
     The unique step record makes the database, not the application, keep it
     to one notification per breach, also across collector processes.
