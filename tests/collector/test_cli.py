@@ -267,6 +267,9 @@ class Server:
             time.sleep(0.1)
         pytest.fail(f"serve did not answer /healthz:\n{self.log.read_text()}")
 
+    def log_tail(self, lines: int = 80) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -292,15 +295,18 @@ CONCURRENT_POSTS = 60
 
 def concurrent_posts(server: Server, token: str, batches: list[dict]) -> list[dict]:
     def send(batch: dict) -> dict:
-        answer = requests.post(
-            f"{server.url}/api/v1/results",
-            data=json.dumps(batch),
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-            },
-            timeout=120,
-        )
+        try:
+            answer = requests.post(
+                f"{server.url}/api/v1/results",
+                data=json.dumps(batch),
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/json",
+                },
+                timeout=120,
+            )
+        except requests.RequestException as problem:
+            pytest.fail(f"POST failed: {problem}\nserver log:\n{server.log_tail()}")
         assert answer.status_code == 200, answer.text
         return answer.json()
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from collector.db import get_database
 from collector.heartbeat import check_heartbeats
 from collector.ingest import close_case
 from collector.models import Case, CaseEvent, Host, utcnow
 
 from .conftest import Agent, post
+
+ROUNDS = 6
 
 
 def silence(session: Session, host_name: str, seconds: float) -> None:
@@ -126,3 +132,28 @@ def test_heartbeat_reopens_closed_case(
 
     assert action == "reopened"
     assert again.id == case.id
+
+
+def test_heartbeat_parallel_rounds_open_one_case(
+    client: FlaskClient, agent: Agent, session: Session, app: Flask
+) -> None:
+    agent.interval_seconds = 60
+    post(client, agent)
+    silence(session, agent.host, 300)
+    database = get_database(app)
+    start = threading.Barrier(ROUNDS)
+
+    def one_round() -> list[str]:
+        with database.session() as own:
+            start.wait(30)
+            return [action for _, action in check_heartbeats(own, utcnow())]
+
+    with ThreadPoolExecutor(max_workers=ROUNDS) as pool:
+        actions = [
+            action
+            for found in pool.map(lambda _: one_round(), range(ROUNDS))
+            for action in found
+        ]
+
+    assert actions == ["opened"]
+    assert len(session.scalars(select(Case)).all()) == 1

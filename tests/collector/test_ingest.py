@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from collector import ingest
+from collector.app import reopen_window_from_environment
 from collector.ingest import close_case
 from collector.models import Case, CaseEvent, Check, Host, Result, utcnow
 
@@ -368,3 +369,21 @@ def test_ingest_lost_reopen_race_counts_repeat(
     assert change["action"] == "repeated"
     assert change["id"] != first.id
     assert session.get(Case, first.id).status == "closed"
+
+
+def test_ingest_reopen_days_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PELIHARA_REOPEN_DAYS", "2.5")
+
+    assert reopen_window_from_environment() == timedelta(days=2.5)
+
+
+def test_ingest_reopen_days_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PELIHARA_REOPEN_DAYS", "week")
+
+    with pytest.raises(ValueError) as raised:
+        reopen_window_from_environment()
+
+    assert str(raised.value) == (
+        "PELIHARA_REOPEN_DAYS='week' is invalid; expected a number of days "
+        "(0 or more, e.g. 7)"
+    )
