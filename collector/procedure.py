@@ -462,6 +462,16 @@ def _check_user_fields(
     return problems
 
 
+def lock_case(session: Session, case: Case) -> None:
+    """Lock the case row for this transaction and re-read it.
+
+    Two people moving one case at once would otherwise both complete its
+    open step. PostgreSQL makes the second wait here and then see the step
+    the first moved to; SQLite transactions already run one at a time.
+    """
+    session.refresh(case, with_for_update=True)
+
+
 def _require_open(case: Case) -> None:
     if case.status != "open":
         raise TransitionRefused(
@@ -512,6 +522,7 @@ def transition(
     is END and the case is closed as restored. Raise TransitionRefused.
     """
     procedure = procedure or current_procedure()
+    lock_case(session, case)
     _require_open(case)
     record = _current_record(session, procedure, case)
     if at < record.started_at:
@@ -611,6 +622,7 @@ def close_as(
     """Close an open case as a false alarm or a duplicate of another case."""
     from collector.ingest import close_case
 
+    lock_case(session, case)
     _require_open(case)
     if user.role not in ROLES_CLOSING:
         raise TransitionRefused(
@@ -703,6 +715,7 @@ def edit_fields(
             f"{', '.join(workflow.allowed_roles(step_id))}",
         )
     _check_party(session, case, user, step_id)
+    lock_case(session, case)
     record = session.scalar(
         select(StepRecord)
         .where(StepRecord.case_id == case.id, StepRecord.step == step_id)
