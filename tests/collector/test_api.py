@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.models import Case
+from collector.models import Case, Host, utcnow
 from collector.tokens import create_agent_token, revoke_agent_token
 
 from .conftest import BASE_TIME, Agent, Persona, make_result, minutes, post
@@ -370,3 +371,17 @@ def test_api_case_of_other_unit_is_404(
 
     assert answer.status_code == 404
     assert answer.get_json() == {"error": f"case {case.id} not found"}
+
+
+def test_api_metrics_count_silent_host(
+    client: FlaskClient, agent: Agent, session: Session
+) -> None:
+    agent.interval_seconds = 60
+    post(client, agent)
+    host = session.scalars(select(Host)).one()
+    host.last_seen_at = utcnow() - timedelta(seconds=121)
+    session.commit()
+
+    text = client.get("/metrics").get_data(as_text=True)
+
+    assert "pelihara_hosts_not_reporting 1.0" in text

@@ -216,6 +216,24 @@ def test_cli_backup_postgresql_is_error(
     assert "pw" not in error
 
 
+def test_cli_database_error_hides_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing listens on port 1, so the connection is refused at once.
+    url = "postgresql+psycopg://pelihara:secret-pw@127.0.0.1:1/pelihara"
+
+    status = main(["--database-url", url, "--data-dir", str(tmp_path), "agent-tokens"])
+
+    assert status == 1
+    error = capsys.readouterr().err
+    assert error.startswith(
+        "pelihara-collector: error: database "
+        "postgresql+psycopg://pelihara:***@127.0.0.1:1/pelihara failed: "
+        "OperationalError:"
+    )
+    assert "secret-pw" not in error
+
+
 # --- a real server ---------------------------------------------------------
 
 
