@@ -252,7 +252,7 @@ class TestMailFailure:
 
     @pytest.fixture
     def smtp_port(self) -> int:
-        # Nothing listens on a port just released.
+        # A port just released has no listener unless another process took it.
         return free_port()
 
     def test_mail_error_recorded(

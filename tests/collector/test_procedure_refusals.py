@@ -1,4 +1,4 @@
-"""Every refused transition answers its status and exact reason, and changes nothing."""
+"""Every refused transition returns its status and exact reason, and changes nothing."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def app_config(clock: Clock) -> dict[str, Any]:
 
 @pytest.fixture
 def case_id(client: FlaskClient, clock: Clock, unit_user: Persona) -> int:
-    # Filed Friday 4 Dec 14:00 WIB; the clock stands at 14:30.
+    # Filed Friday 4 Dec 14:00 WIB, with the clock at 14:30.
     clock.now = wib(2026, 12, 4, 14, 30)
     return file_report(client, unit_user, wib(2026, 12, 4, 14))["id"]
 
