@@ -143,18 +143,17 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     if backend == "sqlite":
         event.listen(engine, "connect", _interrupt_after(deadline))
 
+    phase = "connect"
     try:
         with engine.connect() as connection:
-            if backend == "postgresql":
-                # The connect used part of the time; the query gets the rest.
-                remaining = max(1, int((deadline - time.monotonic()) * 1000))
-                connection.execute(text(f"SET LOCAL statement_timeout = {remaining}"))
+            phase = "query"
+            _limit_statement_time(connection, backend, deadline)
             result = connection.execute(text(options["query"]))
             rows = result.fetchmany(MAX_ROWS) if result.returns_rows else []
     except DBAPIError as error:
-        return _failure(shown, error.orig, url.password, timeout)
+        return _failure(shown, phase, error.orig, url.password, timeout)
     except SQLAlchemyError as error:
-        return _failure(shown, error, url.password, timeout)
+        return _failure(shown, phase, error, url.password, timeout)
     finally:
         engine.dispose()
 
@@ -183,6 +182,28 @@ def _connect_args(
     if backend == "sqlite":
         return {"timeout": connect_timeout}
     return {}
+
+
+def _limit_statement_time(connection: Any, backend: str, deadline: float) -> None:
+    """Make the server stop the query at `deadline`, which the connect used part of.
+
+    A client-side read timeout alone would leave the query running on the
+    server after the check gave up.
+    """
+    from sqlalchemy import text
+
+    remaining = max(0.001, deadline - time.monotonic())
+    milliseconds = max(1, int(remaining * 1000))
+    if backend == "postgresql":
+        connection.execute(text(f"SET LOCAL statement_timeout = {milliseconds}"))
+    elif backend == "mysql" and connection.dialect.is_mariadb:
+        # MariaDB 10.1 and later take seconds here and stop any statement.
+        connection.execute(text(f"SET SESSION max_statement_time = {remaining:.3f}"))
+    elif backend == "mysql":
+        # NOTE: MySQL 5.7.8 and later take milliseconds and stop only SELECT,
+        # so other statements rely on the driver's read timeout. The tests
+        # run against MariaDB only, so no test runs this branch.
+        connection.execute(text(f"SET SESSION max_execution_time = {milliseconds}"))
 
 
 def _interrupt_after(deadline: float) -> Any:
@@ -250,32 +271,53 @@ def _first_value(rows: list[Any]) -> str:
     return "NULL" if value is None else str(value)
 
 
+# Words in driver errors that mean a time limit stopped the connect or query:
+# PostgreSQL's statement_timeout, SQLite's interrupt, MariaDB's
+# max_statement_time, MySQL's max_execution_time and socket timeouts.
+_TIMEOUT_MARKS = ("statement timeout", "interrupted", "timed out", "timeout expired")
+
+# Words that mean no server listens at the address or it cannot be reached.
+_REFUSED_MARKS = ("refused", "can't connect", "could not connect", "no route")
+
+
 def _failure(
-    shown: str, error: BaseException, password: str | None, timeout: float
+    shown: str, phase: str, error: BaseException, password: str | None, timeout: float
 ) -> Outcome:
-    detail = str(error)
+    """Classify an error raised while connecting (`phase` "connect") or querying."""
+    detail = _error_text(error)
     if password:
         detail = detail.replace(password, "***")
     detail = clean_text(detail, 200)
     lowered = detail.lower()
-    if (
-        "statement timeout" in lowered
-        or "interrupted" in lowered
-        or "timed out" in lowered
-        or "timeout expired" in lowered
-    ):
+    if any(mark in lowered for mark in _TIMEOUT_MARKS):
         return Outcome(
             Status.CRITICAL,
-            f"{shown}: no answer within {timeout:g}s ({detail})",
+            f"{shown}: no answer within {timeout:g}s: {detail}",
             reason="timeout",
         )
-    if (
-        "refused" in lowered
-        or "can't connect" in lowered
-        or "could not connect" in lowered
-        or "no route" in lowered
-    ):
+    if phase == "query":
         return Outcome(
-            Status.CRITICAL, f"{shown}: connection failed: {detail}", reason="refused"
+            Status.CRITICAL, f"{shown}: query failed: {detail}", reason="error"
         )
-    return Outcome(Status.CRITICAL, f"{shown}: query failed: {detail}", reason="error")
+    refused = any(mark in lowered for mark in _REFUSED_MARKS)
+    return Outcome(
+        Status.CRITICAL,
+        f"{shown}: connection failed: {detail}",
+        reason="refused" if refused else "error",
+    )
+
+
+def _error_text(error: BaseException) -> str:
+    """Return a driver error as one line of text.
+
+    PyMySQL and mysqlclient raise errors with args (code, message), shown
+    like `error 1146: Table 'test.jobs' doesn't exist`.
+    """
+    arguments = error.args
+    if (
+        len(arguments) == 2
+        and isinstance(arguments[0], int)
+        and isinstance(arguments[1], str)
+    ):
+        return f"error {arguments[0]}: {arguments[1]}"
+    return str(error)

@@ -1,8 +1,9 @@
-"""The sql kind against real SQLite files and the local PostgreSQL server."""
+"""The sql kind against real SQLite files and local PostgreSQL and MariaDB servers."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -11,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from agent.checks import sql
-from agent.spec import CheckSpec, Status
+from agent.spec import CheckSpec, Status, redact_url
 
 MakeCheck = Callable[..., CheckSpec]
 
 POSTGRES_URL_VARIABLE = "PELIHARA_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+MYSQL_URL_VARIABLE = "PELIHARA_TEST_MYSQL_URL"
+DEFAULT_MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 
 # A query that keeps SQLite busy for minutes.
 ENDLESS_QUERY = (
@@ -133,7 +136,7 @@ def test_sql_sqlite_query_interrupted(database: Path, make_check: MakeCheck) -> 
 
     assert outcome.status is Status.CRITICAL
     assert outcome.message == (
-        f"sqlite:///{database}: no answer within 1s (interrupted)"
+        f"sqlite:///{database}: no answer within 1s: interrupted"
     )
     assert outcome.reason == "timeout"
     assert elapsed < 3
@@ -218,3 +221,163 @@ def test_sql_postgres_unknown_table(postgres_url: str, make_check: MakeCheck) ->
     assert outcome.status is Status.CRITICAL
     assert 'relation "no_such_table_x" does not exist' in outcome.message
     assert outcome.reason == "error"
+
+
+@pytest.fixture
+def mysql_url() -> str:
+    """Return the MariaDB or MySQL test server's URL, skipping when unreachable."""
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    configured = os.environ.get(MYSQL_URL_VARIABLE)
+    url = configured or DEFAULT_MYSQL_URL
+    server = make_url(url)
+    try:
+        pymysql.connect(
+            host=server.host,
+            port=server.port or 3306,
+            user=server.username,
+            password=server.password or "",
+            database=server.database,
+            connect_timeout=5,
+        ).close()
+    except pymysql.err.MySQLError as error:
+        if configured:
+            pytest.fail(f"MySQL at {server.host}:{server.port} failed: {error}")
+        pytest.skip(
+            f"MySQL not reachable at {server.host}:{server.port} ({error}); "
+            f"set {MYSQL_URL_VARIABLE} to require it"
+        )
+    return url
+
+
+def running_queries(url: str, marker: str) -> int:
+    """Return how many statements containing `marker` the server still runs."""
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url)
+    connection = pymysql.connect(
+        host=server.host,
+        port=server.port or 3306,
+        user=server.username,
+        password=server.password or "",
+        database=server.database,
+        connect_timeout=5,
+    )
+    with connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.processlist "
+            "WHERE info LIKE %s AND id <> CONNECTION_ID()",
+            (f"%{marker}%",),
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.mysql
+def test_sql_mysql_select_one(mysql_url: str, make_check: MakeCheck) -> None:
+    outcome = run(make_check, url=mysql_url, query="SELECT 41 + 1", expect="42")
+
+    assert outcome.status is Status.OK
+    assert outcome.message.startswith(
+        f"{redact_url(mysql_url)}: query returned 1 rows in "
+    )
+    assert outcome.values["rows"] == 1
+
+
+@pytest.mark.mysql
+def test_sql_mysql_expect_mismatch(mysql_url: str, make_check: MakeCheck) -> None:
+    outcome = run(make_check, url=mysql_url, query="SELECT 41 + 1", expect="43")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == (
+        f"{redact_url(mysql_url)}: query returned '42', expected '43'"
+    )
+    assert outcome.reason == "mismatch"
+
+
+@pytest.mark.mysql
+def test_sql_mysql_row_count(mysql_url: str, make_check: MakeCheck) -> None:
+    three_rows = "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3"
+
+    exact = run(make_check, url=mysql_url, query=three_rows, expect_rows=3)
+    wrong = run(make_check, url=mysql_url, query=three_rows, expect_rows=2)
+    short = run(make_check, url=mysql_url, query=three_rows, min_rows=4)
+
+    assert exact.status is Status.OK
+    assert exact.values["rows"] == 3
+    assert wrong.status is Status.CRITICAL
+    assert wrong.message == (
+        f"{redact_url(mysql_url)}: query returned 3 rows, expected 2"
+    )
+    assert wrong.reason == "mismatch"
+    assert short.message == (
+        f"{redact_url(mysql_url)}: query returned 3 rows, expected at least 4"
+    )
+
+
+@pytest.mark.mysql
+def test_sql_mysql_query_timeout(mysql_url: str, make_check: MakeCheck) -> None:
+    marker = f"pelihara_{secrets.token_hex(4)}"
+
+    started = time.monotonic()
+    outcome = run(
+        make_check,
+        url=mysql_url,
+        query=f"SELECT SLEEP(10) AS {marker}",
+        timeout="1s",
+    )
+    elapsed = time.monotonic() - started
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message.startswith(f"{redact_url(mysql_url)}: no answer within 1s: ")
+    assert outcome.reason == "timeout"
+    assert elapsed < 5
+    # The server stopped the statement too, so it does not keep sleeping.
+    assert running_queries(mysql_url, marker) == 0
+
+
+@pytest.mark.mysql
+def test_sql_mysql_unknown_table(mysql_url: str, make_check: MakeCheck) -> None:
+    outcome = run(make_check, url=mysql_url, query="SELECT * FROM no_such_table_x")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message.startswith(
+        f"{redact_url(mysql_url)}: query failed: error 1146: Table "
+    )
+    assert outcome.reason == "error"
+
+
+@pytest.mark.mysql
+def test_sql_mysql_wrong_password_hidden(mysql_url: str, make_check: MakeCheck) -> None:
+    from sqlalchemy.engine import make_url
+
+    password = f"wrong-{secrets.token_hex(8)}"
+    url = make_url(mysql_url).set(password=password)
+    rendered = url.render_as_string(hide_password=False)
+
+    outcome = run(make_check, url=rendered, timeout="5s")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message.startswith(
+        f"{url.render_as_string(hide_password=True)}: connection failed: "
+        "error 1045: Access denied for user "
+    )
+    assert password not in outcome.message
+    assert outcome.reason == "error"
+
+
+def test_sql_mysql_refused_hides_password(
+    make_check: MakeCheck, closed_port: int
+) -> None:
+    url = f"mysql+pymysql://root:hunter2@127.0.0.1:{closed_port}/test"
+
+    outcome = run(make_check, url=url, timeout="5s")
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message.startswith(
+        f"mysql+pymysql://root:***@127.0.0.1:{closed_port}/test: connection failed: "
+        "error 2003: Can't connect to MySQL server on '127.0.0.1'"
+    )
+    assert "hunter2" not in outcome.message
+    assert outcome.reason == "refused"
