@@ -6,6 +6,7 @@ outcome (or every reason a move was refused) as a flashed message.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as flask_session
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -51,6 +53,10 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("procedure_ui", __name__)
 ROLES_REPORTING = ("unit", "head", "technician", "admin")
+# Values of a refused step form are kept in the session cookie for the next
+# page, so they are not typed again. Larger drafts are dropped, because a
+# browser rejects cookies over about 4 KB.
+MAX_KEPT_FORM_BYTES = 2000
 
 
 def _user() -> User:
@@ -129,6 +135,20 @@ def _visible_case(case_id: int, user: User) -> Case:
     return case
 
 
+def _keep_form(case: Case, step_id: str, fields: dict[str, Any]) -> None:
+    kept = {"case": case.id, "step": step_id, "fields": fields}
+    if len(json.dumps(kept)) <= MAX_KEPT_FORM_BYTES:
+        flask_session["procedure_form"] = kept
+
+
+def _kept_form(case: Case, step_id: str) -> dict[str, Any]:
+    kept = flask_session.get("procedure_form")
+    if not kept or kept.get("case") != case.id or kept.get("step") != step_id:
+        return {}
+    flask_session.pop("procedure_form")
+    return kept.get("fields", {})
+
+
 def _back(case: Case) -> Response:
     return redirect(url_for("ui.case", case_id=case.id), 303)
 
@@ -161,7 +181,10 @@ def procedure_panel(case: Case) -> dict[str, Any]:
     return {
         **data,
         "step": step,
-        "record_fields": record.fields if record is not None else {},
+        "record_fields": {
+            **(record.fields if record is not None else {}),
+            **(_kept_form(case, step.id) if step is not None else {}),
+        },
         "targets": [
             (
                 target,
@@ -189,9 +212,12 @@ def transition(case_id: int) -> Response:
     case = _visible_case(case_id, user)
     session = get_session()
     target = request.form.get("to", "")
+    if not procedure.workflow.has_step(case.step):
+        flash(f"step {case.step!r} is not in the workflow file", "error")
+        return _back(case)
+    step = procedure.workflow.step(case.step)
+    fields = form_fields(procedure, step, request.form)
     try:
-        step = procedure.workflow.step(case.step)
-        fields = form_fields(procedure, step, request.form)
         service.transition(
             session, case, target, user, fields, procedure.clock(), procedure
         )
@@ -199,6 +225,7 @@ def transition(case_id: int) -> Response:
     except TransitionRefused as problem:
         session.rollback()
         _flash_refusal(problem)
+        _keep_form(case, step.id, fields)
         return _back(case)
     flash(
         "Kasus ditutup (case closed)."

@@ -278,3 +278,24 @@ def test_unit_user_cannot_open_other_unit_case(
         data={"csrf_token": token, "text": "x"},
     )
     assert answer.status_code == 404
+
+
+def test_form_refused_keeps_values(
+    client: FlaskClient, head: Persona, technician: Persona, case_id: int
+) -> None:
+    move(client, head, case_id, "assignment")
+    move(client, head, case_id, "analysis", {"technician": technician.name})
+    token = login(client, technician)
+    client.post(
+        f"/cases/{case_id}/procedure/transition",
+        data={
+            "csrf_token": token,
+            "to": "minor_repair",
+            "f_findings_software": "crash in the export module",
+        },
+    )
+    text = page(client, f"/cases/{case_id}")
+    assert "missing required field 'classification' for step 'analysis'" in text
+    assert ">crash in the export module</textarea>" in text
+    # The kept values fill the form once, not on every later visit.
+    assert "crash in the export module" not in page(client, f"/cases/{case_id}")
