@@ -69,13 +69,16 @@ class Runner:
     def is_running(self, name: str) -> bool:
         """Return whether a run of check `name` (or its abandoned thread) lives."""
         with self._lock:
-            threads = self._running.get(name)
-            if threads is None:
-                return False
-            if any(thread.is_alive() for thread in threads):
-                return True
-            del self._running[name]
+            return self._is_running_locked(name)
+
+    def _is_running_locked(self, name: str) -> bool:
+        threads = self._running.get(name)
+        if threads is None:
             return False
+        if any(thread.is_alive() for thread in threads):
+            return True
+        del self._running[name]
+        return False
 
     def is_abandoned(self, name: str) -> bool:
         """Return whether check `name` timed out and its thread still runs."""
@@ -93,9 +96,6 @@ class Runner:
         alive. `on_done` is called at the latest `timeout + grace` seconds
         after the start, even if the kind never returns.
         """
-        if self.is_running(spec.name):
-            return False
-
         box: list[object] = []
         worker = threading.Thread(
             target=self._call_kind,
@@ -110,6 +110,8 @@ class Runner:
             daemon=True,
         )
         with self._lock:
+            if self._is_running_locked(spec.name):
+                return False
             self._running[spec.name] = (worker, waiter)
         waiter.start()
         return True
@@ -132,7 +134,9 @@ class Runner:
         try:
             kind = self._kind_loader(spec.kind)
             box.append(kind.run(spec.options, spec.timeout))
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes UNKNOWN
+        except BaseException as exc:
+            # Even SystemExit from a kind must become an UNKNOWN result, not
+            # end a thread silently.
             box.append(exc)
 
     def _wait(

@@ -86,3 +86,25 @@ def test_runner_busy_until_abandoned_thread_ends(runner: Runner) -> None:
     assert busy_while_hanging is True
     assert started_again is False
     assert runner.is_running(spec.name) is False
+
+
+def test_runner_concurrent_starts_run_once(runner: Runner) -> None:
+    release = threading.Event()
+    starts: list[float] = []
+    spec = make_spec(options={"release": release, "starts": starts})
+    barrier = threading.Barrier(8)
+    started: list[bool] = []
+
+    def start() -> None:
+        barrier.wait()
+        started.append(runner.start(spec, lambda run: None))
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    release.set()
+
+    assert started.count(True) == 1
+    assert started.count(False) == 7
