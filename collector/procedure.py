@@ -203,6 +203,10 @@ def current_procedure() -> Procedure:
     if has_app_context() and EXTENSION_KEY in current_app.extensions:
         return current_app.extensions[EXTENSION_KEY]
     if _default is None:
+        logger.warning(
+            "procedure used outside a collector app: using the packaged workflow "
+            "and the default calendar, not the configured ones"
+        )
         _default = Procedure(workflow=load_workflow(), calendar=BusinessCalendar())
     return _default
 
