@@ -65,7 +65,8 @@ CHECK_OPTIONS = (
     Option("kind", "str", required=True),
     Option("category", "str"),
     Option("interval", "duration", default=7200.0, minimum=1.0),
-    Option("timeout", "duration", default=30.0, minimum=0.001),
+    # Without a timeout key the loader uses min(DEFAULT_TIMEOUT, interval).
+    Option("timeout", "duration", minimum=0.001),
     Option("retries", "int", default=0, minimum=0, maximum=100),
     Option("retry_interval", "duration", default=60.0, minimum=0.001),
     Option("recover_after", "int", default=1, minimum=1, maximum=100),
@@ -74,6 +75,10 @@ CHECK_OPTIONS = (
 )
 
 _COMMON_KEYS = [option.key for option in CHECK_OPTIONS]
+
+# Seconds a run may take when the check sets no timeout and its interval is
+# longer; a shorter interval is the timeout instead.
+DEFAULT_TIMEOUT = 30.0
 
 _CASE_STATUSES = {
     "warning": Status.WARNING,
@@ -434,7 +439,7 @@ class _Reader(NodeReader):
             return None
         category = self.read_category(entries, key, values["category"], kind_module)
         open_case_on = self.read_open_case_on(entries, key, values["open_case_on"])
-        self.check_timing(entries, key, values)
+        self.resolve_timeout(entries, key, values)
         if not self.check_thresholds(entries, key, kind_module, options):
             return None
 
@@ -521,15 +526,15 @@ class _Reader(NodeReader):
                 statuses.add(status)
         return frozenset(statuses) if valid else None
 
-    def check_timing(self, entries: dict, key: str, values: dict) -> None:
-        if values["timeout"] > values["interval"]:
-            node = (
-                entries["timeout"][1]
-                if "timeout" in entries
-                else entries["interval"][1]
-            )
+    def resolve_timeout(self, entries: dict, key: str, values: dict) -> None:
+        """Fill in the default timeout, or report one longer than the interval."""
+        if values["timeout"] is None:
+            # A default never exceeds a short interval, so only a typed
+            # timeout can be longer than the interval.
+            values["timeout"] = min(DEFAULT_TIMEOUT, values["interval"])
+        elif values["timeout"] > values["interval"]:
             self.issue(
-                node,
+                entries["timeout"][1],
                 f"{key}.timeout",
                 f"the timeout {units.format_duration(values['timeout'])} is longer "
                 f"than the interval {units.format_duration(values['interval'])}; "

@@ -318,6 +318,35 @@ def test_checks_timeout_longer_than_interval(write_config: ConfigWriter) -> None
     ]
 
 
+def test_checks_default_timeout_fits_short_interval(
+    write_config: ConfigWriter,
+) -> None:
+    path = write_config("checks:\n  - name: m\n    kind: memory\n    interval: 10s\n")
+
+    config = load_config(path, {})
+
+    assert config.checks[0].timeout == 10.0
+
+
+def test_checks_default_timeout_capped_at_30s(write_config: ConfigWriter) -> None:
+    path = write_config("checks:\n  - name: m\n    kind: memory\n    interval: 5m\n")
+
+    config = load_config(path, {})
+
+    assert config.checks[0].timeout == 30.0
+
+
+def test_checks_default_timeout_reaches_prepare(write_config: ConfigWriter) -> None:
+    path = write_config(
+        "checks:\n  - name: c\n    kind: cpu\n    interval: 2s\n    sample: 3s\n"
+    )
+
+    assert config_messages(path) == [
+        f"{path}:5: checks[0].sample: the sample 3s is not shorter than the timeout "
+        "2s; use a shorter sample or a longer timeout"
+    ]
+
+
 def test_checks_invalid_open_case_on(write_config: ConfigWriter) -> None:
     path = write_config(
         "checks:\n  - name: m\n    kind: memory\n    open_case_on: [critical, ok]\n"
