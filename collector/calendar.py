@@ -2,10 +2,10 @@
 
 The bureau works office hours in Asia/Jakarta, not on weekends, Indonesian
 public holidays or the civil service's joint leave days (cuti bersama).
-Deadlines count only working time: a step due in "2 hours" is due after 120
-minutes inside office hours, and "1 day" is one working day, that is the
-minutes of one normal office day (``BusinessCalendar.day_minutes``) counted
-across as many days as needed.
+Deadlines count only working time. A step due in "2 hours" is due after 120
+minutes inside office hours. "1 day" is one working day: the minutes of one
+normal office day (``BusinessCalendar.day_minutes``), counted across as many
+days as needed.
 
 Work outside office hours is allowed and recorded as it happened, but a
 clock that starts outside office hours starts counting at the next opening.
@@ -33,9 +33,9 @@ DEFAULT_OFFICE_HOURS: dict[int, list[tuple[time, time]]] = {
 
 # Both categories of python-holidays (checked with version 0.109): "public" is
 # the national public holidays, "government" the joint leave days decreed for
-# civil servants each year. The package knows joint leave days only for the
-# years whose decree it includes (up to 2027 in 0.109); later ones must be
-# configured as extra days off.
+# civil servants each year. The package lists joint leave days only for the
+# years whose decree it includes (up to 2027 in 0.109), so later ones must
+# be configured as extra days off.
 HOLIDAY_CATEGORIES = ("public", "government")
 
 # Cap on the days a deadline search walks, so that a calendar configured with

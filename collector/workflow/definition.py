@@ -1,7 +1,7 @@
 """The maintenance procedure as data: steps, who acts, deadlines, fields.
 
 A workflow file lists the steps in order. A case enters the first step and
-moves along the ``next`` lists; the fields of a step are recorded when the
+moves along the ``next`` lists. The fields of a step are recorded when the
 step is completed, and a ``when`` condition on a next entry picks the path
 from a recorded value (the classification of the analysis, say). A step
 marked ``final`` is completed by closing the case, written as a transition
@@ -65,8 +65,6 @@ _FIELD_KEYS = (
 )
 _STAGE_KEYS = ("id", "name", "name_en")
 _NEXT_KEYS = ("to", "when")
-
-Path_ = tuple[str | int, ...]
 
 
 class WorkflowError(ValueError):
@@ -191,7 +189,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a transition is not allowed; ``kind`` is role, transition or field."""
+    """A reason a transition is not allowed; ``kind`` is role, transition or field."""
 
     kind: Literal["role", "transition", "field"]
     message: str
@@ -231,7 +229,7 @@ class Workflow:
 
     @property
     def sources(self) -> tuple[str, ...]:
-        """Case sources the first step knows (its ``source`` choices)."""
+        """Case sources listed as the ``source`` choices of the first step."""
         try:
             return self.first.field("source").choices
         except KeyError:
