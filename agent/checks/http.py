@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
+import threading
 import time
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import (
+    DecodeError,
+    InsecureRequestWarning,
+    ProtocolError,
+    ReadTimeoutError,
+)
 
 from agent.checks.base import clean_text, grade, limit_for, one_line_outcome
 from agent.checks.schema import (
@@ -111,9 +119,15 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     verify: bool | str = options["verify_tls"]
     if verify and options["ca_bundle"] is not None:
         verify = str(options["ca_bundle"])
+    request = f"{method} {shown}"
+    if not verify and urlsplit(options["url"]).scheme == "https":
+        request += " (certificate not verified)"
+    # urllib3 warns on every unverified HTTPS request, which a check that
+    # turned verification off on purpose would print on every run.
+    hidden = _insecure_warning_hidden() if not verify else contextlib.nullcontext()
 
     try:
-        with session:
+        with hidden, session:
             response = session.request(
                 method,
                 options["url"],
@@ -132,37 +146,37 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     except _BodyTimeout:
         return Outcome(
             Status.CRITICAL,
-            f"{method} {shown}: body not received within {timeout:g}s",
+            f"{request}: body not received within {timeout:g}s",
             reason="timeout",
         )
     except requests.exceptions.SSLError as error:
         return Outcome(
             Status.CRITICAL,
-            f"{method} {shown}: TLS failed: {_reason(error)}",
+            f"{request}: TLS failed: {_reason(error)}",
             reason="tls",
         )
     except requests.exceptions.Timeout:
         return Outcome(
             Status.CRITICAL,
-            f"{method} {shown}: no response within {timeout:g}s",
+            f"{request}: no response within {timeout:g}s",
             reason="timeout",
         )
     except requests.exceptions.TooManyRedirects:
         return Outcome(
             Status.CRITICAL,
-            f"{method} {shown}: more than {MAX_REDIRECTS} redirects",
+            f"{request}: more than {MAX_REDIRECTS} redirects",
             reason="error",
         )
     except requests.exceptions.ConnectionError as error:
         return Outcome(
             Status.CRITICAL,
-            f"{method} {shown}: connection failed: {_reason(error)}",
+            f"{request}: connection failed: {_reason(error)}",
             reason="refused",
         )
     except requests.exceptions.RequestException as error:
         return Outcome(
             Status.CRITICAL,
-            f"{method} {shown}: request failed: {_reason(error)}",
+            f"{request}: request failed: {_reason(error)}",
             reason="error",
         )
 
@@ -172,9 +186,39 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
         "status_code": float(response.status_code),
         "body_bytes": float(len(body)),
     }
-    return _judge(
-        response.status_code, body, elapsed, f"{method} {shown}", options, values
-    )
+    return _judge(response.status_code, body, elapsed, request, options, values)
+
+
+_insecure_lock = threading.Lock()
+_insecure_requests = 0
+_insecure_filters: warnings.catch_warnings | None = None
+
+
+@contextlib.contextmanager
+def _insecure_warning_hidden() -> Iterator[None]:
+    """Ignore InsecureRequestWarning while any unverified request is running.
+
+    catch_warnings swaps the process-wide filter list. Overlapping uses in
+    two check threads could restore each other's list and leave the filter
+    in place for good, so the overlapping requests share one catch_warnings.
+    Meanwhile the warning is hidden in every thread, which only affects other
+    unverified requests because the agent makes none elsewhere.
+    """
+    global _insecure_requests, _insecure_filters
+    with _insecure_lock:
+        if _insecure_requests == 0:
+            _insecure_filters = warnings.catch_warnings()
+            _insecure_filters.__enter__()
+            warnings.simplefilter("ignore", InsecureRequestWarning)
+        _insecure_requests += 1
+    try:
+        yield
+    finally:
+        with _insecure_lock:
+            _insecure_requests -= 1
+            if _insecure_requests == 0 and _insecure_filters is not None:
+                _insecure_filters.__exit__(None, None, None)
+                _insecure_filters = None
 
 
 class _BodyTimeout(Exception):

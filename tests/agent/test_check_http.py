@@ -6,10 +6,13 @@ import datetime
 import ssl
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
+from urllib3.exceptions import InsecureRequestWarning
 
 from agent.checks import http
 from agent.spec import CheckSpec, Status
@@ -293,7 +296,50 @@ def test_http_https_untrusted(https_server: str, make_check: MakeCheck) -> None:
 
 
 def test_http_https_verify_off(https_server: str, make_check: MakeCheck) -> None:
-    with pytest.warns(Warning, match="Unverified HTTPS request"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         outcome = run(make_check, url=f"{https_server}/ok", verify_tls=False)
 
     assert outcome.status is Status.OK
+    assert outcome.message.startswith(
+        f"GET {https_server}/ok (certificate not verified) returned 200 in "
+    )
+    assert [str(warning.message) for warning in caught] == []
+
+
+def test_http_verify_off_keeps_warning_filters(
+    https_server: str, make_check: MakeCheck
+) -> None:
+    before = list(warnings.filters)
+
+    run(make_check, url=f"{https_server}/ok", verify_tls=False)
+
+    assert warnings.filters == before
+    with pytest.warns(InsecureRequestWarning):
+        requests.get(f"{https_server}/ok", verify=False, timeout=5)
+
+
+def test_http_verify_off_overlapping_runs(
+    https_server: str, make_check: MakeCheck
+) -> None:
+    check = make_check("http", url=f"{https_server}/slow", verify_tls=False)
+    outcomes: list[http.Outcome] = []
+    before = list(warnings.filters)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        threads = [
+            threading.Thread(
+                target=lambda: outcomes.append(http.run(check.options, 10.0))
+            )
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.05)
+        for thread in threads:
+            thread.join(30)
+
+    assert [outcome.status for outcome in outcomes] == [Status.OK] * 4
+    assert [str(warning.message) for warning in caught] == []
+    assert warnings.filters == before
