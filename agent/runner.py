@@ -112,8 +112,10 @@ class Runner:
         with self._lock:
             if self._is_running_locked(spec.name):
                 return False
+            # Started under the lock: a registered thread not yet started
+            # would look finished to a concurrent caller.
+            waiter.start()
             self._running[spec.name] = (worker, waiter)
-        waiter.start()
         return True
 
     def run_now(self, spec: CheckSpec) -> Run:
