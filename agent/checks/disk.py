@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,8 +97,15 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
 
 
 @one_line_outcome
-def run(options: Mapping[str, Any], timeout: float) -> Outcome:
-    """Measure the filesystem of `path`, or every real mount with `all`."""
+def run(
+    options: Mapping[str, Any],
+    timeout: float,
+    statvfs: Callable[[str], os.statvfs_result] = os.statvfs,
+) -> Outcome:
+    """Measure the filesystem of `path`, or every real mount with `all`.
+
+    `statvfs` is the call that measures one path. Tests pass one that blocks.
+    """
     if options["all"]:
         try:
             paths = real_mounts()
@@ -106,19 +114,18 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
                 Status.UNKNOWN, f"cannot list mounts: {error}", reason="error"
             )
     else:
-        path = str(options["path"])
-        if not os.path.exists(path):
-            return Outcome(
-                Status.CRITICAL, f"{path} not found; is it mounted?", reason="not_found"
-            )
-        paths = [path]
+        paths = [str(options["path"])]
 
     usages = []
     deadline = time.monotonic() + timeout
     for path in paths:
         remaining = max(deadline - time.monotonic(), 0.001)
+        # The existence check happens inside statvfs on purpose, because a
+        # stat of a path on a hung mount blocks as long as statvfs does.
         try:
-            usages.append(call_with_timeout(lambda p=path: measure(p), remaining))
+            usages.append(
+                call_with_timeout(functools.partial(measure, path, statvfs), remaining)
+            )
         except CallTimeout:
             return Outcome(
                 Status.UNKNOWN,
@@ -127,6 +134,14 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
                 reason="timeout",
             )
         except OSError as error:
+            # A listed mount that vanished since is not the missing path
+            # that the user configured.
+            if isinstance(error, FileNotFoundError) and not options["all"]:
+                return Outcome(
+                    Status.CRITICAL,
+                    f"{path} not found; is it mounted?",
+                    reason="not_found",
+                )
             return Outcome(
                 Status.UNKNOWN, f"statvfs of {path} failed: {error}", reason="error"
             )
@@ -145,9 +160,11 @@ def real_mounts() -> list[str]:
     return mounts
 
 
-def measure(path: str) -> Usage:
+def measure(
+    path: str, statvfs: Callable[[str], os.statvfs_result] = os.statvfs
+) -> Usage:
     """Return the usage of the filesystem holding `path`."""
-    stat = os.statvfs(path)
+    stat = statvfs(path)
     free = stat.f_bavail * stat.f_frsize
     used = (stat.f_blocks - stat.f_bfree) * stat.f_frsize
     # Like df, space reserved for root counts neither as used nor as free.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -88,6 +89,76 @@ def test_disk_missing_path(make_check: MakeCheck, tmp_path: Path) -> None:
     assert outcome.status is Status.CRITICAL
     assert outcome.message == f"{tmp_path / 'unmounted'} not found; is it mounted?"
     assert outcome.reason == "not_found"
+
+
+def test_disk_hung_statvfs_unknown(make_check: MakeCheck, tmp_path: Path) -> None:
+    check = make_check("disk", path=str(tmp_path), timeout="500ms")
+    release = threading.Event()
+    calls: list[str] = []
+
+    def hung_statvfs(path: str) -> os.statvfs_result:
+        calls.append(path)
+        release.wait(30)
+        return os.statvfs(path)
+
+    started = time.monotonic()
+    try:
+        outcome = disk.run(check.options, check.timeout, statvfs=hung_statvfs)
+    finally:
+        elapsed = time.monotonic() - started
+        release.set()
+
+    assert outcome.status is Status.UNKNOWN
+    assert outcome.message == (
+        f"statvfs of {tmp_path} did not return within 0.5s; the mount may hang"
+    )
+    assert outcome.reason == "timeout"
+    assert calls == [str(tmp_path)]
+    assert elapsed < 10
+
+
+def test_disk_all_one_hung_mount(make_check: MakeCheck) -> None:
+    check = make_check("disk", all=True, timeout="1s")
+    hung = disk.real_mounts()[-1]
+    release = threading.Event()
+
+    def statvfs(path: str) -> os.statvfs_result:
+        if path == hung:
+            release.wait(30)
+        return os.statvfs(path)
+
+    started = time.monotonic()
+    try:
+        outcome = disk.run(check.options, check.timeout, statvfs=statvfs)
+    finally:
+        elapsed = time.monotonic() - started
+        release.set()
+
+    assert outcome.status is Status.UNKNOWN
+    assert outcome.message == (
+        f"statvfs of {hung} did not return within 1s; the mount may hang"
+    )
+    assert outcome.reason == "timeout"
+    assert elapsed < 10
+
+
+def test_disk_all_vanished_mount_unknown(make_check: MakeCheck) -> None:
+    check = make_check("disk", all=True)
+    vanished = disk.real_mounts()[-1]
+
+    def statvfs(path: str) -> os.statvfs_result:
+        if path == vanished:
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return os.statvfs(path)
+
+    outcome = disk.run(check.options, check.timeout, statvfs=statvfs)
+
+    assert outcome.status is Status.UNKNOWN
+    assert outcome.message == (
+        f"statvfs of {vanished} failed: [Errno 2] No such file or directory: "
+        f"'{vanished}'"
+    )
+    assert outcome.reason == "error"
 
 
 def test_disk_bounded_call_times_out() -> None:
