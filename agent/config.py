@@ -236,7 +236,8 @@ class _Reader(NodeReader):
             )
 
         listen = self.read_listen(entries, values["listen"])
-        spool = values["spool"] or self.default_spool()
+        euid = os.geteuid() if hasattr(os, "geteuid") else None
+        spool = values["spool"] or default_spool(self.environ, euid)
         ca_bundle = values["ca_bundle"]
         if ca_bundle is not None and not ca_bundle.is_file():
             self.issue(
@@ -354,16 +355,6 @@ class _Reader(NodeReader):
             f"invalid address '{text}'; write it like 127.0.0.1:9531",
         )
         return None
-
-    def default_spool(self) -> Path:
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            return Path("/var/lib/pelihara/spool")
-        state = self.environ.get("XDG_STATE_HOME")
-        if state:
-            return Path(state) / "pelihara" / "spool"
-        home = self.environ.get("HOME")
-        base = Path(home) if home else Path.home()
-        return base / ".local" / "state" / "pelihara" / "spool"
 
     # -- checks: ---------------------------------------------------------
 
@@ -610,6 +601,24 @@ class _Reader(NodeReader):
                 f"{key}.depends_on",
                 f"dependency cycle {path}; remove one of these dependencies",
             )
+
+
+def default_spool(environ: Mapping[str, str], euid: int | None) -> Path:
+    """Return the spool folder used when agent.spool is not set.
+
+    `euid` is the effective user id, or None where the system has none.
+    Root gets /var/lib/pelihara/spool, any other user
+    $XDG_STATE_HOME/pelihara/spool, with $HOME/.local/state in place of an
+    unset XDG_STATE_HOME.
+    """
+    if euid == 0:
+        return Path("/var/lib/pelihara/spool")
+    state = environ.get("XDG_STATE_HOME")
+    if state:
+        return Path(state) / "pelihara" / "spool"
+    home = environ.get("HOME")
+    base = Path(home) if home else Path.home()
+    return base / ".local" / "state" / "pelihara" / "spool"
 
 
 def _declared_name(item: yaml.Node) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError, load_config, validate
+from agent.config import ConfigError, default_spool, load_config, validate
 from agent.spec import Category, Status
 
 from .conftest import ConfigWriter, config_messages
@@ -91,22 +91,37 @@ def test_config_defaults(write_config: ConfigWriter) -> None:
     assert check.open_case_on == frozenset({Status.CRITICAL})
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root gets /var/lib/pelihara/spool")
-def test_config_default_spool_follows_xdg(write_config: ConfigWriter) -> None:
+def test_config_default_spool_for_root() -> None:
+    spool = default_spool({"XDG_STATE_HOME": "/state"}, euid=0)
+
+    assert spool == Path("/var/lib/pelihara/spool")
+
+
+def test_config_default_spool_follows_xdg() -> None:
+    spool = default_spool({"XDG_STATE_HOME": "/state", "HOME": "/home/u"}, euid=1000)
+
+    assert spool == Path("/state/pelihara/spool")
+
+
+def test_config_default_spool_under_home() -> None:
+    spool = default_spool({"XDG_STATE_HOME": "", "HOME": "/home/u"}, euid=1000)
+
+    assert spool == Path("/home/u/.local/state/pelihara/spool")
+
+
+def test_config_default_spool_without_euid() -> None:
+    spool = default_spool({"HOME": "/home/u"}, euid=None)
+
+    assert spool == Path("/home/u/.local/state/pelihara/spool")
+
+
+def test_config_default_spool_for_this_user(write_config: ConfigWriter) -> None:
     path = write_config(MINIMAL_CHECK)
+    environ = {"XDG_STATE_HOME": "/state"}
 
-    config = load_config(path, {"XDG_STATE_HOME": "/state"})
+    config = load_config(path, environ)
 
-    assert config.agent.spool == Path("/state/pelihara/spool")
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="only root gets /var/lib/pelihara/spool")
-def test_config_default_spool_as_root(write_config: ConfigWriter) -> None:
-    path = write_config(MINIMAL_CHECK)
-
-    config = load_config(path, {"XDG_STATE_HOME": "/state"})
-
-    assert config.agent.spool == Path("/var/lib/pelihara/spool")
+    assert config.agent.spool == default_spool(environ, os.geteuid())
 
 
 def test_config_collects_all_errors(write_config: ConfigWriter) -> None:
