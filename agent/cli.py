@@ -18,7 +18,7 @@ from agent.delivery import Delivery, Target
 from agent.metrics import Metrics, serve
 from agent.scheduler import Scheduler
 from agent.spec import Config, Result, Status
-from agent.spool import Entry, Spool, default_spool_dir
+from agent.spool import Entry, HardStateFile, Spool, default_spool_dir
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,12 @@ def _open_spool(config: Config, metrics: Metrics) -> Spool:
     return spool
 
 
+def _hard_state_file(config: Config) -> HardStateFile:
+    # Not *.json, so that every *.json file in the spool is a result.
+    directory = config.agent.spool or default_spool_dir()
+    return HardStateFile(directory / "checks.state")
+
+
 def _spool_results(spool: Spool, delivery: Delivery | None) -> Callable[[Result], None]:
     def put(result: Result) -> None:
         spool.put(result.to_payload())
@@ -203,7 +209,14 @@ def run_once(config: Config, delivery_timeout: float = ONCE_DELIVERY_TIMEOUT) ->
     signals = _Signals()
     signals.install(reload=False)
     stop = threading.Event()
-    scheduler = Scheduler(config, metrics=metrics, splay=False)
+    states = _hard_state_file(config)
+    scheduler = Scheduler(
+        config,
+        metrics=metrics,
+        splay=False,
+        hard_states=states.load(),
+        on_hard_change=states.save,
+    )
     if spool is not None:
         scheduler.add_listener(_spool_results(spool, None))
     finished = threading.Event()
@@ -284,7 +297,13 @@ def run_forever(config: Config, path: Path) -> int:
         )
         return EXIT_CONFIG
 
-    scheduler = Scheduler(config, metrics=metrics)
+    states = _hard_state_file(config)
+    scheduler = Scheduler(
+        config,
+        metrics=metrics,
+        hard_states=states.load(),
+        on_hard_change=states.save,
+    )
     if spool is not None:
         scheduler.add_listener(_spool_results(spool, delivery))
     if delivery is not None:

@@ -18,7 +18,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -46,7 +46,9 @@ class Scheduler:
     """Schedules the checks of one Config and keeps their hard states.
 
     `clock` is a monotonic clock in seconds, `rng` draws the splay; both are
-    parameters so tests can control them.
+    parameters so tests can control them. `hard_states` are the confirmed
+    statuses saved by an earlier run, and `on_hard_change(states)` is called
+    with every check's hard status whenever one of them changes.
     """
 
     def __init__(
@@ -59,6 +61,8 @@ class Scheduler:
         splay_cap: float = DEFAULT_SPLAY_CAP,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        hard_states: Mapping[str, Status] | None = None,
+        on_hard_change: Callable[[Mapping[str, Status]], None] | None = None,
     ) -> None:
         self._runner = runner or Runner()
         self._metrics = metrics
@@ -69,9 +73,16 @@ class Scheduler:
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._config = config
+        self._on_hard_change = on_hard_change
+        self._persist_lock = threading.Lock()
+        saved = hard_states or {}
         now = clock()
         self._slots = {
-            spec.name: _Slot(spec, now + self._draw_splay(spec))
+            spec.name: _Slot(
+                spec,
+                now + self._draw_splay(spec),
+                CheckState(hard=saved.get(spec.name, Status.OK)),
+            )
             for spec in config.checks
         }
         if metrics is not None:
@@ -89,6 +100,11 @@ class Scheduler:
         """Return the confirmed status of check `name`."""
         with self._lock:
             return self._slots[name].state.hard
+
+    def hard_states(self) -> dict[str, Status]:
+        """Return the confirmed status of every check, by name."""
+        with self._lock:
+            return {name: slot.state.hard for name, slot in self._slots.items()}
 
     def _draw_splay(self, spec: CheckSpec) -> float:
         if not self._splay:
@@ -191,6 +207,8 @@ class Scheduler:
             open_case_on=spec.open_case_on,
         )
         _log_result(result, before, verdict.state)
+        if verdict.state.hard != before.hard:
+            self._persist_hard_states()
         # Listeners first: the spool must get the result even if a kind
         # returned a value the metrics cannot take.
         for listener in self._listeners:
@@ -207,6 +225,17 @@ class Scheduler:
                     self._metrics.check_errors.labels(spec.name).inc()
             except (TypeError, ValueError):
                 log.exception("metrics of check %s not updated", spec.name)
+
+    def _persist_hard_states(self) -> None:
+        if self._on_hard_change is None:
+            return
+        # The snapshot is taken under the persist lock, so a slower thread
+        # can never write an older snapshot over a newer one.
+        with self._persist_lock:
+            try:
+                self._on_hard_change(self.hard_states())
+            except Exception:
+                log.exception("saving the hard states of the checks failed")
 
     def _suppression(self, spec: CheckSpec, status: Status, at: datetime) -> str | None:
         if status == Status.OK:
@@ -243,6 +272,8 @@ class Scheduler:
             self._config = config
         if self._metrics is not None:
             self._metrics.declare_checks(config.checks)
+        if removed:
+            self._persist_hard_states()
         log.info(
             "configuration %s loaded: %d checks (%d added, %d removed)",
             config.source,

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.spec import Status
+
 log = logging.getLogger(__name__)
 
 SUFFIX = ".json"
@@ -298,3 +300,54 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class HardStateFile:
+    """The hard status of each check, kept across restarts of the agent.
+
+    Without it every check would start as OK after a restart, so a failing
+    check would confirm its failure again and a flapping one would recover
+    on its first OK result, ignoring `recover_after`. The file is written
+    like a spool entry (temp file, fsync, rename), so it is never half
+    written.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def load(self) -> dict[str, Status]:
+        """Return the saved hard status by check name; empty if none is saved."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            saved = data["checks"]
+            return {str(name): Status[str(status)] for name, status in saved.items()}
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning(
+                "ignoring the saved check states in %s (%s); every check starts OK",
+                self.path,
+                exc,
+            )
+            return {}
+
+    def save(self, states: Mapping[str, Status]) -> None:
+        """Write `states` durably; log and keep the old file if that fails."""
+        body = {
+            "checks": {name: status.name for name, status in sorted(states.items())}
+        }
+        data = json.dumps(body, indent=1).encode()
+        with self._lock:
+            temp = self.path.with_name(f"{TEMP_PREFIX}{self.path.name}")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with open(temp, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temp, self.path)
+                _fsync_dir(self.path.parent)
+            except OSError as exc:
+                temp.unlink(missing_ok=True)
+                log.error("saving check states to %s failed: %s", self.path, exc)

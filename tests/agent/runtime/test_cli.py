@@ -343,3 +343,27 @@ def test_cli_once_marks_suppressed_failures(tmp_path: Path) -> None:
     assert completed.returncode == 1
     assert lines[0] == "db   CRITICAL  down  [maintenance:upgrade]"
     assert lines[1] == "app  CRITICAL  no db  [depends_on:db]"
+
+
+def test_cli_once_keeps_hard_state_between_runs(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    extra = "    recover_after: 2\n    retry_interval: 100ms\n"
+    write_config(
+        tmp_path, command_check("db", "echo down; exit 2", extra), collector.url
+    )
+    failing = run_agent("run", "--config", "checks.yaml", "--once", cwd=tmp_path)
+    write_config(tmp_path, command_check("db", "echo up", extra), collector.url)
+
+    recovered = run_agent("run", "--config", "checks.yaml", "--once", cwd=tmp_path)
+
+    sent = [r for req in collector.received for r in req.body["results"]]
+    saved = (tmp_path / "spool" / "checks.state").read_text()
+    assert failing.returncode == 1
+    assert recovered.returncode == 0
+    assert [(r["status"], r["confirmed"]) for r in sent] == [
+        ("CRITICAL", True),
+        ("OK", False),
+        ("OK", True),
+    ]
+    assert '"db": "OK"' in saved

@@ -378,3 +378,37 @@ def test_scheduler_once_dependency_cycle_still_runs(runner: Runner) -> None:
     results = scheduler.run_once()
 
     assert [r.status for r in results] == [Status.OK, Status.OK]
+
+
+def test_scheduler_saved_failure_needs_confirmed_recovery(runner: Runner) -> None:
+    saved: list[dict] = []
+    spec = make_spec(recover_after=2)
+    scheduler = Scheduler(
+        make_config(spec),
+        runner=runner,
+        splay=False,
+        hard_states={"c1": Status.CRITICAL},
+        on_hard_change=lambda states: saved.append(dict(states)),
+    )
+    collected = Collected()
+    scheduler.add_listener(collected)
+
+    scheduler.run_once()
+
+    assert [r.confirmed for r in collected.results] == [False, True]
+    assert saved == [{"c1": Status.OK}]
+
+
+def test_scheduler_reports_confirmed_failure_state(runner: Runner) -> None:
+    saved: list[dict] = []
+    spec = make_spec(options={"status": "WARNING"})
+    scheduler = Scheduler(
+        make_config(spec, make_spec("other")),
+        runner=runner,
+        splay=False,
+        on_hard_change=lambda states: saved.append(dict(states)),
+    )
+
+    scheduler.run_once()
+
+    assert saved == [{"c1": Status.WARNING, "other": Status.OK}]

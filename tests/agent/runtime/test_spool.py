@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.spec import Category, Result, Status
-from agent.spool import Entry, Spool, default_spool_dir
+from agent.spool import Entry, HardStateFile, Spool, default_spool_dir
 
 
 def payload(status: Status = Status.OK, check: str = "c1") -> dict:
@@ -249,3 +249,22 @@ def test_default_spool_dir_for_user(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_default_spool_dir_for_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     assert default_spool_dir({}) == Path("/var/lib/pelihara/spool")
+
+
+def test_hard_state_file_round_trip(tmp_path: Path) -> None:
+    states = HardStateFile(tmp_path / "checks.state")
+
+    states.save({"db": Status.CRITICAL, "app": Status.OK})
+
+    assert states.load() == {"db": Status.CRITICAL, "app": Status.OK}
+
+
+def test_hard_state_file_missing_is_empty(tmp_path: Path) -> None:
+    assert HardStateFile(tmp_path / "checks.state").load() == {}
+
+
+def test_hard_state_file_invalid_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "checks.state"
+    path.write_text('{"checks": {"db": "BROKEN"}}')
+
+    assert HardStateFile(path).load() == {}
