@@ -7,7 +7,7 @@ so a fleet of agents started together does not hit shared targets at once.
 a check whose previous run is still alive is skipped and counted. When a
 run finishes, its outcome goes through the soft/hard state machine
 (`agent.state`), gets its suppression, and the Result is passed to every
-listener (the spool, the metrics, the `--once` printer).
+listener (the spool writer in the CLI), then to the metrics.
 """
 
 from __future__ import annotations
@@ -128,12 +128,13 @@ class Scheduler:
         retries would stay soft forever and `--once` would never end.
         """
         now = self._clock()
-        wanted = None if only is None else set(only)
+        selected = None if only is None else set(only)
         with self._lock:
             due = [
                 slot
                 for slot in self._slots.values()
-                if slot.next_due <= now and (wanted is None or slot.spec.name in wanted)
+                if slot.next_due <= now
+                and (selected is None or slot.spec.name in selected)
             ]
             for slot in due:
                 lag = now - slot.next_due
