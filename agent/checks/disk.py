@@ -136,7 +136,8 @@ def run(
         except OSError as error:
             # A listed mount that vanished since is not the missing path
             # that the user configured.
-            if isinstance(error, FileNotFoundError) and not options["all"]:
+            missing = isinstance(error, FileNotFoundError | NotADirectoryError)
+            if missing and not options["all"]:
                 return Outcome(
                     Status.CRITICAL,
                     f"{path} not found; is it mounted?",

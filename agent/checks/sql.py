@@ -173,6 +173,9 @@ def _connect_args(
             "options": f"-c statement_timeout={milliseconds}",
         }
     if backend == "mysql":
+        # NOTE: PyMySQL (tested) and mysqlclient take these arguments, but
+        # mysql-connector-python accepts read_timeout and write_timeout only
+        # from release 9.2.0, and older releases reject the connect.
         seconds = max(1, math.ceil(timeout))
         return {
             "connect_timeout": max(1, math.ceil(connect_timeout)),

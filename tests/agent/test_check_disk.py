@@ -91,6 +91,18 @@ def test_disk_missing_path(make_check: MakeCheck, tmp_path: Path) -> None:
     assert outcome.reason == "not_found"
 
 
+def test_disk_path_under_a_file(make_check: MakeCheck, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+
+    outcome = run(make_check, path=str(tmp_path / "file" / "data"))
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == (
+        f"{tmp_path / 'file' / 'data'} not found; is it mounted?"
+    )
+    assert outcome.reason == "not_found"
+
+
 def test_disk_hung_statvfs_unknown(make_check: MakeCheck, tmp_path: Path) -> None:
     check = make_check("disk", path=str(tmp_path), timeout="500ms")
     release = threading.Event()
