@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from collector import __version__, api, auth, db, procedure_api, ui
+from collector.heartbeat import HeartbeatMonitor
 from collector.ingest import DEFAULT_REOPEN_WINDOW
 
 logger = logging.getLogger(__name__)
@@ -109,12 +110,24 @@ def _answer_database_down(error: OperationalError) -> Response | tuple[str, int]
     return render_template("error.html", error=None), 503
 
 
+def _start_heartbeat_monitor(app: Flask, database: db.Database) -> None:
+    interval = app.config.get("HEARTBEAT_SECONDS")
+    if not interval:
+        return
+    monitor = HeartbeatMonitor(
+        database, float(interval), app.config["REOPEN_WINDOW"], app=app
+    )
+    monitor.start()
+    app.extensions["pelihara.heartbeat"] = monitor
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the collector application.
 
     Keys of `config` override the defaults: DATABASE_URL, DATA_DIR,
-    SECRET_KEY, REOPEN_WINDOW (a timedelta or seconds) and any Flask or
-    Flask-WTF setting. Missing tables are created.
+    SECRET_KEY, REOPEN_WINDOW (a timedelta or seconds), HEARTBEAT_SECONDS
+    (run the heartbeat monitor in a thread at this interval; off when unset)
+    and any Flask or Flask-WTF setting. Missing tables are created.
     """
     config = dict(config or {})
     app = Flask(__name__)
@@ -147,6 +160,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.health)
     app.register_blueprint(ui.bp)
     procedure_api.init_app(app)
+    _start_heartbeat_monitor(app, database)
     app.register_error_handler(HTTPException, _answer_error)
     app.register_error_handler(OperationalError, _answer_database_down)
     if not app.testing:

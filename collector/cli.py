@@ -22,7 +22,7 @@ from collector.db import (
     resolve_data_dir,
     resolve_database_url,
 )
-from collector.heartbeat import HeartbeatMonitor
+from collector.heartbeat import DEFAULT_CHECK_SECONDS
 from collector.models import ROLES
 from collector.tokens import (
     TokenError,
@@ -143,14 +143,14 @@ class CollectorServer(BaseApplication):
     """gunicorn running the collector, configured from the command line.
 
     Each worker builds its own application after the fork (no preload), so
-    no database connection is shared between processes. The heartbeat
-    monitor runs once, in the gunicorn master.
+    no database connection is shared between processes. Each worker also
+    runs the heartbeat monitor; the open_key constraint keeps their cases
+    to one per host.
     """
 
     def __init__(self, options: dict[str, Any], app_config: dict[str, Any]) -> None:
         self.options = options
         self.app_config = app_config
-        self.monitor: HeartbeatMonitor | None = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -160,23 +160,11 @@ class CollectorServer(BaseApplication):
         # two collectors on one machine would fight over; it is not needed.
         if "control_socket_disable" in self.cfg.settings:
             self.cfg.set("control_socket_disable", True)
-        self.cfg.set("when_ready", self._start_monitor)
-        self.cfg.set("on_exit", self._stop_monitor)
 
     def load(self) -> Any:
         from collector.app import create_app
 
         return create_app(dict(self.app_config))
-
-    def _start_monitor(self, server: Any) -> None:
-        database = Database(self.app_config["DATABASE_URL"])
-        self.monitor = HeartbeatMonitor(database)
-        self.monitor.start()
-
-    def _stop_monitor(self, server: Any) -> None:
-        if self.monitor is not None:
-            self.monitor.stop()
-            self.monitor.database.dispose()
 
 
 def command_serve(arguments: argparse.Namespace) -> int:
@@ -203,7 +191,11 @@ def command_serve(arguments: argparse.Namespace) -> int:
         "graceful_timeout": 10,
         "timeout": 60,
     }
-    app_config = {"DATA_DIR": str(data_dir), "DATABASE_URL": url}
+    app_config = {
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": url,
+        "HEARTBEAT_SECONDS": arguments.heartbeat_seconds,
+    }
     CollectorServer(options, app_config).run()
     return 0
 
@@ -243,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--threads", type=_positive, default=4, help="threads per worker (default 4)"
+    )
+    serve.add_argument(
+        "--heartbeat-seconds",
+        type=float,
+        default=DEFAULT_CHECK_SECONDS,
+        help="how often to look for agents that stopped reporting, in seconds "
+        f"(default {DEFAULT_CHECK_SECONDS:g})",
     )
     serve.set_defaults(handler=command_serve)
 

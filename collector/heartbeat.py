@@ -4,15 +4,18 @@ An agent silent for more than twice its interval gets one "agent not
 reporting" case on the reserved check `agent-heartbeat`. The recovery is
 recorded on that case by the next post of the agent (see
 `collector.ingest.ingest_batch`). Several collector processes may run this
-job at once: the open_key constraint keeps it to one case per host.
+job at once (`serve` starts one in each gunicorn worker): the open_key
+constraint keeps it to one case per host.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import datetime, timedelta
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -118,7 +121,11 @@ class HeartbeatMonitor:
         database: Database,
         interval: float = DEFAULT_CHECK_SECONDS,
         reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
+        app: Flask | None = None,
     ) -> None:
+        # With `app`, rounds run in its application context, so that new
+        # cases start on the procedure that app is configured with.
+        self.app = app
         self.database = database
         self.interval = interval
         self.reopen_window = reopen_window
@@ -137,7 +144,8 @@ class HeartbeatMonitor:
         logger.info("heartbeat monitor stopped")
 
     def run_once(self) -> None:
-        with self.database.session() as session:
+        context = self.app.app_context() if self.app else contextlib.nullcontext()
+        with context, self.database.session() as session:
             check_heartbeats(session, utcnow(), self.reopen_window)
 
     def _run(self) -> None:

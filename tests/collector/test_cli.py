@@ -252,7 +252,7 @@ class Server:
         self.log = data_dir / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, workers: int) -> None:
+    def start(self, workers: int, *options: str) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -268,6 +268,7 @@ class Server:
                     str(workers),
                     "--threads",
                     "4",
+                    *options,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -278,9 +279,10 @@ class Server:
             if self.process.poll() is not None:
                 pytest.fail(f"serve exited early:\n{self.log.read_text()}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=2).ok:
+                if requests.get(f"{self.url}/healthz", timeout=5).ok:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or a worker still booting on a busy machine.
                 pass
             time.sleep(0.1)
         pytest.fail(f"serve did not answer /healthz:\n{self.log.read_text()}")
@@ -371,3 +373,44 @@ def test_cli_serve_concurrent_posts_open_one_case(
     finally:
         engine.dispose()
     assert Base.metadata.tables["cases"] is not None
+
+
+@pytest.mark.slow
+def test_cli_serve_opens_heartbeat_case(server: Server) -> None:
+    created = run(server.database_url, server.data_dir, "agent-token", "app-01")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.splitlines()[1]
+    server.start(2, "--heartbeat-seconds", "0.2")
+    silent_agent = {"agent": {"host": "app-01", "interval_seconds": 0.5}, "results": []}
+
+    answer = requests.post(
+        f"{server.url}/api/v1/results",
+        json=silent_agent,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+
+    engine = create_engine(server.database_url)
+    try:
+        deadline = time.monotonic() + 60
+        cases: list[tuple[str, str, int]] = []
+        while not cases and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with Session(engine) as session:
+                cases = [
+                    (case.source, case.step, case.occurrences)
+                    for case in session.scalars(select(Case))
+                ]
+    finally:
+        engine.dispose()
+    # Both workers look for silent agents, but only one case may open.
+    time.sleep(1)
+    engine = create_engine(server.database_url)
+    try:
+        with Session(engine) as session:
+            count = session.scalar(select(func.count()).select_from(Case))
+    finally:
+        engine.dispose()
+    assert cases == [("heartbeat", "received", 1)], server.log_tail()
+    assert count == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -11,8 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.db import get_database
-from collector.heartbeat import check_heartbeats
+from collector.db import Database, get_database
+from collector.heartbeat import HeartbeatMonitor, check_heartbeats
 from collector.ingest import close_case
 from collector.models import Case, CaseEvent, Host, utcnow
 
@@ -157,3 +158,27 @@ def test_heartbeat_parallel_rounds_open_one_case(
 
     assert actions == ["opened"]
     assert len(session.scalars(select(Case)).all()) == 1
+
+
+def test_heartbeat_monitor_thread_opens_case(
+    client: FlaskClient, agent: Agent, session: Session, database_url: str
+) -> None:
+    agent.interval_seconds = 60
+    post(client, agent)
+    silence(session, agent.host, 300)
+    database = Database(database_url)
+    monitor = HeartbeatMonitor(database, interval=0.05)
+
+    monitor.start()
+    try:
+        deadline = time.monotonic() + 60
+        found: list[Case] = []
+        while not found and time.monotonic() < deadline:
+            time.sleep(0.05)
+            session.rollback()
+            found = list(session.scalars(select(Case)))
+    finally:
+        monitor.stop()
+        database.dispose()
+
+    assert [case.source for case in found] == ["heartbeat"]
