@@ -139,21 +139,25 @@ while True:
 """
 
 
+def renamed_entries(spool_dir: Path) -> list[Path]:
+    """Return the spool's finished entries; pathlib's glob also matches dot files."""
+    return [p for p in spool_dir.glob("*.json") if not p.name.startswith(".")]
+
+
 def test_spool_sigkill_mid_write_leaves_no_corrupt_entry(tmp_path: Path) -> None:
     spool_dir = tmp_path / "spool"
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(spool_dir)])
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if spool_dir.is_dir() and len(list(spool_dir.glob("*.json"))) >= 20:
+            if spool_dir.is_dir() and len(renamed_entries(spool_dir)) >= 20:
                 break
             time.sleep(0.05)
     finally:
         writer.send_signal(signal.SIGKILL)
         writer.wait(10)
 
-    # pathlib's glob also matches dot files, so temp files are left out here.
-    written = len([p for p in spool_dir.glob("*.json") if p.name[0] != "."])
+    written = len(renamed_entries(spool_dir))
     reopened = Spool(spool_dir, 1 << 30)
     entries = reopened.pending(100000)
 
