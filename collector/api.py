@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
@@ -21,7 +21,16 @@ from collector.ingest import (
     parse_batch,
 )
 from collector.metrics import increment_counters, render_metrics
-from collector.models import CASE_STATUSES, Case, CaseEvent, Check, Host, Result, utcnow
+from collector.models import (
+    CASE_STATUSES,
+    Case,
+    CaseEvent,
+    Check,
+    Host,
+    Result,
+    User,
+    utcnow,
+)
 from collector.procedure import can_view
 from collector.tokens import find_agent_token
 
@@ -163,6 +172,18 @@ def _case_query(session: Session) -> Any:
     return select(Case).options(selectinload(Case.host), selectinload(Case.check))
 
 
+def restrict_to_user(statement: Any, user: User | None) -> Any:
+    """Narrow a case query to a unit user's own unit, in SQL.
+
+    This is the part of the visibility rule a query can apply; callers still
+    check each case with `can_view`, which also covers vendors.
+    """
+    if user is not None and user.role == "unit" and user.unit:
+        wanted = user.unit.strip().lower()
+        statement = statement.where(func.lower(func.trim(Case.unit)) == wanted)
+    return statement
+
+
 @bp.get("/cases")
 @require_roles(*ROLES_READ)
 def list_cases() -> Response:
@@ -195,10 +216,11 @@ def list_cases() -> Response:
         return error(
             400, f"limit must be 1 to {MAX_LIMIT} and offset 0 or more", "limit"
         )
-    cases = session.scalars(statement.limit(limit).offset(offset)).all()
     user = current_user()
-    # NOTE: unit and vendor users see only their own cases, filtered after
-    # the page is read, so their pages may hold fewer than `limit` cases.
+    statement = restrict_to_user(statement, user)
+    cases = session.scalars(statement.limit(limit).offset(offset)).all()
+    # NOTE: vendors' cases are filtered after the page is read, so a vendor's
+    # page may hold fewer than `limit` cases.
     visible = [case for case in cases if can_view(session, user, case)]
     return jsonify({"cases": [case_to_json(case) for case in visible]})
 

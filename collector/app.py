@@ -96,7 +96,7 @@ def _answer_unexpected(error: Exception) -> Response | tuple[str, int]:
 
 def _answer_database_down(error: OperationalError) -> Response | tuple[str, int]:
     # A locked SQLite file past busy_timeout, or a lost PostgreSQL server:
-    # agents retry a 503 later with backoff, as the protocol asks of them.
+    # the protocol has agents retry a 503 later with backoff.
     logger.error(
         "database error on %s %s: %s",
         request.method,
@@ -126,8 +126,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     Keys of `config` override the defaults: DATABASE_URL, DATA_DIR,
     SECRET_KEY, REOPEN_WINDOW (a timedelta or seconds), HEARTBEAT_SECONDS
-    (run the heartbeat monitor in a thread at this interval; off when unset)
-    and any Flask or Flask-WTF setting. Missing tables are created.
+    and any Flask or Flask-WTF setting. With HEARTBEAT_SECONDS set, a thread
+    runs the heartbeat monitor at that interval. Missing tables are created.
     """
     config = dict(config or {})
     app = Flask(__name__)

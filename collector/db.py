@@ -88,7 +88,11 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables, safe to run from several processes at once."""
+    """Create missing tables, safe to run from several processes at once.
+
+    NOTE: there are no migrations yet. Tables that exist are left as they
+    are, so a column added to a model must be added to the database by hand.
+    """
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Concurrent CREATE TABLE of the same table fails on PostgreSQL;

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from collector.api import restrict_to_user
 from collector.auth import current_user, require_roles
 from collector.db import get_session
 from collector.models import CASE_STATUSES, Case, Check, Host
@@ -41,6 +42,7 @@ def cases() -> Any:
         statement = statement.where(Case.check.has(Check.name == filters["check"]))
     session = get_session()
     user = current_user()
+    statement = restrict_to_user(statement, user)
     found = [
         case for case in session.scalars(statement) if can_view(session, user, case)
     ]

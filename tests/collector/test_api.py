@@ -385,3 +385,17 @@ def test_api_metrics_count_silent_host(
     text = client.get("/metrics").get_data(as_text=True)
 
     assert "pelihara_hosts_not_reporting 1.0" in text
+
+
+def test_api_cases_unit_page_not_emptied(
+    client: FlaskClient, agent: Agent, session: Session, unit_user: Persona
+) -> None:
+    post(client, agent, make_result("root-disk", at=BASE_TIME))
+    post(client, agent, make_result("postgres-up", at=BASE_TIME + minutes(1)))
+    oldest = session.scalars(select(Case).order_by(Case.id)).first()
+    oldest.unit = " bagian umum "
+    session.commit()
+
+    answer = client.get("/api/v1/cases?limit=1", headers=unit_user.headers())
+
+    assert [case["id"] for case in answer.get_json()["cases"]] == [oldest.id]

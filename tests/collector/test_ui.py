@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collector.models import Case
 
 from .conftest import BASE_TIME, Agent, Persona, login, make_result, minutes, post
 
@@ -90,3 +94,18 @@ def test_ui_unknown_case_is_404_html(client: FlaskClient, technician: Persona) -
     assert answer.status_code == 404
     assert answer.mimetype == "text/html"
     assert "Kasus 999 tidak ditemukan" in answer.get_data(as_text=True)
+
+
+def test_ui_unit_user_sees_own_cases(
+    client: FlaskClient, agent: Agent, session: Session, unit_user: Persona
+) -> None:
+    post(client, agent, make_result("root-disk"), make_result("postgres-up"))
+    mine = session.scalars(select(Case).where(Case.check.has(name="root-disk"))).one()
+    mine.unit = "Bagian Umum"
+    session.commit()
+    login(client, unit_user)
+
+    page = client.get("/").get_data(as_text=True)
+
+    assert "root-disk CRITICAL on app-01" in page
+    assert "postgres-up CRITICAL on app-01" not in page
