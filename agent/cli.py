@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ from agent.delivery import Delivery, Target
 from agent.metrics import Metrics, serve
 from agent.scheduler import Scheduler
 from agent.spec import Config, Result, Status
-from agent.spool import Entry, HardStateFile, Spool, default_spool_dir
+from agent.spool import Entry, HardStateFile, Spool
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +138,17 @@ def _target_of(config: Config) -> Target | None:
     )
 
 
+def _spool_dir(config: Config) -> Path:
+    """Return the configured spool folder; the loader fills in the default."""
+    from agent.config import default_spool
+
+    return config.agent.spool or default_spool(os.environ, os.geteuid())
+
+
 def _open_spool(config: Config, metrics: Metrics) -> Spool:
     """Open the spool folder; raises OSError if it cannot be created or read."""
     settings = config.agent
-    directory = settings.spool or default_spool_dir()
+    directory = _spool_dir(config)
 
     def count_drop(entry: Entry) -> None:
         metrics.dropped_results.labels(entry.status).inc()
@@ -156,7 +164,7 @@ def _open_spool(config: Config, metrics: Metrics) -> Spool:
 
 def _hard_state_file(config: Config) -> HardStateFile:
     # Not *.json, so that every *.json file in the spool is a result.
-    directory = config.agent.spool or default_spool_dir()
+    directory = _spool_dir(config)
     return HardStateFile(directory / "checks.state")
 
 
@@ -263,7 +271,7 @@ def _print_results(results: list[Result]) -> None:
 
 
 def _spool_error(config: Config, error: OSError) -> str:
-    directory = config.agent.spool or default_spool_dir()
+    directory = _spool_dir(config)
     return (
         f"{config.source}: agent.spool: cannot use {directory}: {error.strerror}; "
         "give a writable folder"

@@ -57,19 +57,6 @@ class Entry:
         return str(self.payload.get("id", ""))
 
 
-def default_spool_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Return the spool folder used when `agent.spool` is not set.
-
-    /var/lib/pelihara/spool for root, else $XDG_STATE_HOME/pelihara/spool
-    with XDG_STATE_HOME defaulting to ~/.local/state.
-    """
-    env = os.environ if environ is None else environ
-    if os.geteuid() == 0:
-        return Path("/var/lib/pelihara/spool")
-    state_home = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state_home) / "pelihara" / "spool"
-
-
 class Spool:
     """The spool folder, with an in-memory index of its entries, oldest first.
 

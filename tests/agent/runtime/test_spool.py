@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.spec import Category, Result, Status
-from agent.spool import Entry, HardStateFile, Spool, default_spool_dir
+from agent.spool import Entry, HardStateFile, Spool
 
 
 def payload(status: Status = Status.OK, check: str = "c1") -> dict:
@@ -242,17 +242,6 @@ def test_spool_oldest_age_counts_from_write(tmp_path: Path) -> None:
     time.sleep(0.05)
 
     assert spool.oldest_age_seconds() >= 0.05
-
-
-def test_default_spool_dir_for_user(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    path = default_spool_dir({"XDG_STATE_HOME": "/home/u/.state"})
-    assert path == Path("/home/u/.state/pelihara/spool")
-
-
-def test_default_spool_dir_for_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "geteuid", lambda: 0)
-    assert default_spool_dir({}) == Path("/var/lib/pelihara/spool")
 
 
 def test_hard_state_file_round_trip(tmp_path: Path) -> None:
