@@ -125,9 +125,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the collector application.
 
     Keys of `config` override the defaults: DATABASE_URL, DATA_DIR,
-    SECRET_KEY, REOPEN_WINDOW (a timedelta or seconds), HEARTBEAT_SECONDS
-    and any Flask or Flask-WTF setting. With HEARTBEAT_SECONDS set, a thread
-    runs the heartbeat monitor at that interval. Missing tables are created.
+    SECRET_KEY, REOPEN_WINDOW (a timedelta or seconds), HEARTBEAT_SECONDS,
+    SQLITE_BUSY_TIMEOUT_MS and any Flask or Flask-WTF setting. With
+    HEARTBEAT_SECONDS set, a thread runs the heartbeat monitor at that
+    interval. Missing tables are created.
     """
     config = dict(config or {})
     app = Flask(__name__)
@@ -150,7 +151,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = load_secret_key(data_dir)
     app.jinja_env.globals["version"] = __version__
 
-    database = db.Database(database_url)
+    database = db.Database(
+        database_url,
+        app.config.get("SQLITE_BUSY_TIMEOUT_MS", db.SQLITE_BUSY_TIMEOUT_MS),
+    )
     db.create_schema(database.engine)
     db.init_app(app, database)
     logger.info("collector using database %s", db.redact(database_url))

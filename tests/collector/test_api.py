@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from collector.models import Case, Host, utcnow
@@ -399,3 +401,22 @@ def test_api_cases_unit_page_not_emptied(
     answer = client.get("/api/v1/cases?limit=1", headers=unit_user.headers())
 
     assert [case["id"] for case in answer.get_json()["cases"]] == [oldest.id]
+
+
+@pytest.mark.parametrize("app_config", [{"SQLITE_BUSY_TIMEOUT_MS": 200}])
+def test_api_results_locked_database_is_503(
+    client: FlaskClient, agent: Agent, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("only a SQLite file can be locked from outside this way")
+    blocker = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        answer = post(client, agent, make_result())
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    assert answer.status_code == 503
+    assert answer.get_json() == {"error": "database unavailable; retry later"}
+    assert answer.headers["Retry-After"] == "30"
