@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from agent.spec import Outcome, Status
@@ -56,6 +56,32 @@ def limit_for(status: Status, warning: float | None, critical: float | None) -> 
     value = critical if status is Status.CRITICAL else warning
     assert value is not None
     return value
+
+
+def threshold_outcome(
+    measured: float,
+    message: str,
+    values: Mapping[str, float],
+    options: Mapping[str, Any],
+    show_limit: Callable[[float], str],
+    higher_is_worse: bool = True,
+) -> Outcome:
+    """Grade `measured` against the check's `warning` and `critical` options.
+
+    A crossed threshold is named in the message through `show_limit`, for
+    example "(critical at 90%)", and gives reason "threshold".
+    """
+    warning, critical = options["warning"], options["critical"]
+    status = grade(measured, warning, critical, higher_is_worse)
+    if status is Status.OK:
+        return Outcome(status, message, values)
+    limit = show_limit(limit_for(status, warning, critical))
+    return Outcome(
+        status,
+        f"{message} ({status.name.lower()} at {limit})",
+        values,
+        reason="threshold",
+    )
 
 
 def call_with_timeout(function: Callable[[], T], timeout: float) -> T:

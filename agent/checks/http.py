@@ -20,7 +20,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from agent.checks.base import clean_text, grade, limit_for, one_line_outcome
+from agent.checks.base import clean_text, one_line_outcome, threshold_outcome
 from agent.checks.schema import (
     SECRET_NAMES,
     Option,
@@ -296,15 +296,12 @@ def _judge(
         )
 
     message = f"{request} returned {status_code} in {format_duration(elapsed)}"
-    status = grade(elapsed, options["warning"], options["critical"])
-    if status is Status.OK:
-        return Outcome(status, message, values)
-    limit = limit_for(status, options["warning"], options["critical"])
-    return Outcome(
-        status,
-        f"{message} ({status.name.lower()} at {format_duration(limit)})",
+    return threshold_outcome(
+        elapsed,
+        message,
         values,
-        reason="threshold",
+        options,
+        format_duration,
     )
 
 

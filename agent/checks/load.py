@@ -7,9 +7,9 @@ from typing import Any
 
 import psutil
 
-from agent.checks.base import grade, limit_for, one_line_outcome
+from agent.checks.base import one_line_outcome, threshold_outcome
 from agent.checks.schema import Option, Threshold
-from agent.spec import Category, Outcome, Status
+from agent.spec import Category, Outcome
 
 CATEGORY = Category.HARDWARE
 
@@ -52,13 +52,10 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
         f"{minutes}-minute load is {load:.2f}, {per_cpu:.2f} per CPU on {cpus} CPUs"
     )
 
-    status = grade(per_cpu, options["warning"], options["critical"])
-    if status is Status.OK:
-        return Outcome(status, message, values)
-    limit = limit_for(status, options["warning"], options["critical"])
-    return Outcome(
-        status,
-        f"{message} ({status.name.lower()} at {limit:g} per CPU)",
+    return threshold_outcome(
+        per_cpu,
+        message,
         values,
-        reason="threshold",
+        options,
+        lambda limit: f"{limit:g} per CPU",
     )

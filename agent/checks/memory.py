@@ -7,9 +7,9 @@ from typing import Any
 
 import psutil
 
-from agent.checks.base import grade, limit_for, one_line_outcome
+from agent.checks.base import one_line_outcome, threshold_outcome
 from agent.checks.schema import Option, Threshold
-from agent.spec import Category, Outcome, Status
+from agent.spec import Category, Outcome
 from agent.units import format_percent, format_size
 
 CATEGORY = Category.HARDWARE
@@ -46,13 +46,10 @@ def percent_outcome(
     options: Mapping[str, Any],
 ) -> Outcome:
     """Return an Outcome graded on `used_percent` against warning and critical."""
-    status = grade(used_percent, options["warning"], options["critical"])
-    if status is Status.OK:
-        return Outcome(status, message, values)
-    limit = limit_for(status, options["warning"], options["critical"])
-    return Outcome(
-        status,
-        f"{message} ({status.name.lower()} at {limit:g}%)",
+    return threshold_outcome(
+        used_percent,
+        message,
         values,
-        reason="threshold",
+        options,
+        lambda limit: f"{limit:g}%",
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from agent.checks.base import clean_text, grade, limit_for, one_line_outcome, plural
+from agent.checks.base import clean_text, one_line_outcome, plural, threshold_outcome
 from agent.checks.schema import Option, OptionContext, Threshold
 from agent.spec import Category, Outcome, Status
 from agent.units import format_size
@@ -189,13 +189,10 @@ def _judge(
     message = (
         f"{plural(count, 'process')} {description} running, {format_size(rss)} resident"
     )
-    status = grade(rss, options["warning"], options["critical"])
-    if status is Status.OK:
-        return Outcome(status, message, values)
-    limit = limit_for(status, options["warning"], options["critical"])
-    return Outcome(
-        status,
-        f"{message} ({status.name.lower()} at {format_size(limit)})",
+    return threshold_outcome(
+        rss,
+        message,
         values,
-        reason="threshold",
+        options,
+        format_size,
     )

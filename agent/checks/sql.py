@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.checks.base import clean_text, grade, limit_for, one_line_outcome
+from agent.checks.base import clean_text, one_line_outcome, threshold_outcome
 from agent.checks.schema import Option, OptionContext, SecretURL, Threshold
 from agent.spec import Category, Outcome, Status, redact_url
 from agent.units import format_duration
@@ -255,15 +255,12 @@ def _judge(
             )
 
     message = f"{shown}: query returned {count} rows in {format_duration(elapsed)}"
-    status = grade(elapsed, options["warning"], options["critical"])
-    if status is Status.OK:
-        return Outcome(status, message, values)
-    limit = limit_for(status, options["warning"], options["critical"])
-    return Outcome(
-        status,
-        f"{message} ({status.name.lower()} at {format_duration(limit)})",
+    return threshold_outcome(
+        elapsed,
+        message,
         values,
-        reason="threshold",
+        options,
+        format_duration,
     )
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agent.checks.base import clean_text, grade, host_port, limit_for, one_line_outcome
+from agent.checks.base import clean_text, host_port, one_line_outcome, threshold_outcome
 from agent.checks.schema import Option, Threshold
 from agent.spec import Category, Outcome, Status
 from agent.units import format_duration
@@ -90,15 +90,12 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
 
     verb = "responded" if options["expect"] is not None else "accepted the connection"
     message = f"{target} {verb} in {format_duration(elapsed)}"
-    status = grade(elapsed, options["warning"], options["critical"])
-    if status is Status.OK:
-        return Outcome(status, message, values)
-    limit = limit_for(status, options["warning"], options["critical"])
-    return Outcome(
-        status,
-        f"{message} ({status.name.lower()} at {format_duration(limit)})",
+    return threshold_outcome(
+        elapsed,
+        message,
         values,
-        reason="threshold",
+        options,
+        format_duration,
     )
 
 

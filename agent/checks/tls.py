@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agent.checks.base import clean_text, grade, host_port, limit_for, one_line_outcome
+from agent.checks.base import clean_text, host_port, one_line_outcome, threshold_outcome
 from agent.checks.schema import Option, OptionContext, Threshold
 from agent.spec import Category, Outcome, Status
 
@@ -94,13 +94,11 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
         f"{target}: certificate for {options['server_name']} expires in "
         f"{days_left:.1f} days ({certificate['notAfter']})"
     )
-    status = grade(days_left, options["warning"], options["critical"], False)
-    if status is Status.OK:
-        return Outcome(status, message, values)
-    limit = limit_for(status, options["warning"], options["critical"])
-    return Outcome(
-        status,
-        f"{message} ({status.name.lower()} at {limit:g} days)",
+    return threshold_outcome(
+        days_left,
+        message,
         values,
-        reason="threshold",
+        options,
+        lambda limit: f"{limit:g} days",
+        higher_is_worse=False,
     )
