@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from collector.auth import bearer_token, current_user, require_roles
-from collector.db import get_database, get_session
+from collector.db import get_session
 from collector.ingest import (
     DEFAULT_REOPEN_WINDOW,
     BatchError,
@@ -268,5 +268,7 @@ def healthz() -> Response:
 
 @health.get("/metrics")
 def metrics() -> Response:
-    body = render_metrics(get_database().sessionmaker)
+    # The request's own session: on SQLite a second one would wait for the
+    # write lock if this request had already begun a transaction.
+    body = render_metrics(get_session())
     return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")

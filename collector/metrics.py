@@ -64,21 +64,21 @@ def not_reporting_hosts(session: Session, now: datetime) -> list[Host]:
 
 
 class DatabaseCollector(Collector):
-    """Yield the collector's metrics from one database query per scrape."""
+    """Yield the collector's metrics, read with `session` at each scrape."""
 
-    def __init__(self, session_factory: object) -> None:
-        self._session_factory = session_factory
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        with self._session_factory() as session:
-            yield from self._counters(session)
-            yield self._open_cases(session)
-            hosts = GaugeMetricFamily(
-                "pelihara_hosts_not_reporting",
-                "Hosts whose agent was silent for more than twice its interval.",
-            )
-            hosts.add_metric([], len(not_reporting_hosts(session, utcnow())))
-            yield hosts
+        session = self._session
+        yield from self._counters(session)
+        yield self._open_cases(session)
+        hosts = GaugeMetricFamily(
+            "pelihara_hosts_not_reporting",
+            "Hosts whose agent was silent for more than twice its interval.",
+        )
+        hosts.add_metric([], len(not_reporting_hosts(session, utcnow())))
+        yield hosts
 
     def _counters(self, session: Session) -> Iterator[CounterMetricFamily]:
         rows = session.execute(
@@ -115,8 +115,8 @@ class DatabaseCollector(Collector):
         return family
 
 
-def render_metrics(session_factory: object) -> bytes:
+def render_metrics(session: Session) -> bytes:
     """Return the Prometheus text exposition of the collector's metrics."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(session_factory))
+    registry.register(DatabaseCollector(session))
     return generate_latest(registry)
