@@ -40,6 +40,10 @@ DEFAULT_REOPEN_WINDOW = timedelta(days=7)
 MAX_RESULTS = 5000
 MAX_MESSAGE_CHARS = 4000
 MAX_VALUES = 100
+MAX_VALUE_NAME_CHARS = 100
+# A result stamped further ahead than this is logged: until the collector's
+# clock catches up, every later result of its check counts as late.
+CLOCK_AHEAD_WARNING = timedelta(hours=1)
 RESULT_ID = re.compile(r"^[0-9a-f]{32}$")
 CHECK_NAME = re.compile(r"^[^/\x00-\x1f\x7f]{1,200}$")
 SUPPRESSED = re.compile(r"^(maintenance|depends_on):[^\x00-\x1f\x7f]{1,200}$")
@@ -227,6 +231,13 @@ def parse_result(item: Any, index: int) -> IncomingResult:
         )
     if len(values) > MAX_VALUES:
         raise BatchError(f"{path}.values", f"more than {MAX_VALUES} values")
+    for key in values:
+        if len(key) > MAX_VALUE_NAME_CHARS:
+            raise BatchError(
+                f"{path}.values",
+                f"value name {key[:40]!r}... is longer than "
+                f"{MAX_VALUE_NAME_CHARS} characters",
+            )
     numbers = {
         str(key): _number(value, f"{path}.values.{key}")
         for key, value in values.items()
@@ -265,6 +276,8 @@ def parse_result(item: Any, index: int) -> IncomingResult:
             f"{path}.open_case_on", "'OK' cannot open a case; remove it from the list"
         )
 
+    observed_at = _timestamp(item.get("observed_at"), f"{path}.observed_at")
+
     return IncomingResult(
         index=index,
         id=result_id,
@@ -279,7 +292,7 @@ def parse_result(item: Any, index: int) -> IncomingResult:
         ],
         values=numbers,
         reason=reason,
-        observed_at=_timestamp(item.get("observed_at"), f"{path}.observed_at"),
+        observed_at=observed_at,
         duration_seconds=duration,
         confirmed=confirmed,
         suppressed=suppressed,
@@ -710,6 +723,14 @@ def ingest_batch(
     }
     by_status: dict[str, int] = {}
     ordered = sorted(results, key=lambda incoming: incoming.observed_at)
+    if ordered and ordered[-1].observed_at - now > CLOCK_AHEAD_WARNING:
+        logger.warning(
+            "host %s sent a result observed at %s, ahead of the collector's clock "
+            "(%s); check the host's clock",
+            host.name,
+            ordered[-1].observed_at.isoformat(),
+            now.isoformat(),
+        )
     for incoming in ordered:
         check = checks[incoming.check]
         result = None

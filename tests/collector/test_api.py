@@ -420,3 +420,14 @@ def test_api_results_locked_database_is_503(
     assert answer.status_code == 503
     assert answer.get_json() == {"error": "database unavailable; retry later"}
     assert answer.headers["Retry-After"] == "30"
+
+
+def test_api_results_long_value_name_is_422(client: FlaskClient, agent: Agent) -> None:
+    answer = post(client, agent, make_result(values={"x" * 101: 1.0}))
+
+    assert answer.status_code == 422
+    assert answer.get_json() == {
+        "error": f"results[0].values: value name {'x' * 40!r}... is longer than "
+        "100 characters",
+        "field": "results[0].values",
+    }

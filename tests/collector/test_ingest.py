@@ -387,3 +387,17 @@ def test_ingest_reopen_days_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
         "PELIHARA_REOPEN_DAYS='week' is invalid; expected a number of days "
         "(0 or more, e.g. 7)"
     )
+
+
+def test_ingest_result_from_future_is_logged(
+    client: FlaskClient, agent: Agent, caplog: pytest.LogCaptureFixture
+) -> None:
+    ahead = utcnow() + timedelta(hours=2)
+
+    with caplog.at_level("WARNING", logger="collector.ingest"):
+        answer = post(client, agent, make_result(at=ahead))
+
+    assert answer.get_json()["accepted"] == 1
+    assert f"observed at {ahead.isoformat()}, ahead of the collector's clock" in (
+        caplog.text
+    )
