@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 SECRET_KEY_VARIABLE = "PELIHARA_SECRET_KEY"
 SECRET_KEY_FILE = "secret_key"
 REOPEN_DAYS_VARIABLE = "PELIHARA_REOPEN_DAYS"
+# Set behind an HTTPS proxy, so that browsers never send the session cookie
+# over plain HTTP.
+SECURE_COOKIES_VARIABLE = "PELIHARA_SECURE_COOKIES"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
@@ -41,6 +44,18 @@ def reopen_window_from_environment() -> timedelta:
             "(0 or more, e.g. 7)"
         )
     return timedelta(days=days)
+
+
+def secure_cookies_from_environment() -> bool:
+    """Return whether $PELIHARA_SECURE_COOKIES asks for HTTPS-only cookies."""
+    text = os.environ.get(SECURE_COOKIES_VARIABLE, "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise ValueError(
+        f"{SECURE_COOKIES_VARIABLE}={text!r} is invalid; expected true or false"
+    )
 
 
 def load_secret_key(data_dir: Path) -> str:
@@ -140,6 +155,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         REOPEN_WINDOW=reopen_window_from_environment(),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=secure_cookies_from_environment(),
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         JSON_SORT_KEYS=False,

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask, jsonify
 from flask.testing import FlaskClient
 
-from collector.app import load_secret_key
+from collector.app import load_secret_key, secure_cookies_from_environment
 from collector.auth import current_user, require_roles
 
 from .conftest import Persona, csrf_token, login
@@ -182,3 +182,37 @@ def test_auth_secret_key_from_environment(
 
     assert load_secret_key(tmp_path) == "from-env"
     assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", False), ("true", True), ("0", False)]
+)
+def test_auth_secure_cookies_setting(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: bool
+) -> None:
+    monkeypatch.setenv("PELIHARA_SECURE_COOKIES", value)
+
+    assert secure_cookies_from_environment() is expected
+
+
+def test_auth_secure_cookies_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PELIHARA_SECURE_COOKIES", "maybe")
+
+    with pytest.raises(ValueError) as raised:
+        secure_cookies_from_environment()
+
+    assert str(raised.value) == (
+        "PELIHARA_SECURE_COOKIES='maybe' is invalid; expected true or false"
+    )
+
+
+@pytest.mark.parametrize("app_config", [{"SESSION_COOKIE_SECURE": True}])
+def test_auth_secure_cookie_flag_sent(client: FlaskClient, viewer: Persona) -> None:
+    token = csrf_token(client)
+
+    answer = client.post(
+        "/login",
+        data={"name": viewer.name, "password": viewer.password, "csrf_token": token},
+    )
+
+    assert "Secure" in answer.headers["Set-Cookie"]
