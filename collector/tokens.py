@@ -59,6 +59,7 @@ def get_or_create_host(session: Session, name: str) -> Host:
         with session.begin_nested():
             host = Host(name=name)
             session.add(host)
+            session.flush()
     except IntegrityError:
         # Another process inserted the same host first.
         host = session.scalars(select(Host).where(Host.name == name)).one()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.models import AgentToken, User
+from collector.db import get_database
+from collector.models import AgentToken, Host, User
 from collector.tokens import (
     TokenError,
     create_agent_token,
@@ -139,3 +143,25 @@ def test_tokens_create_user_twice(session: Session) -> None:
 
     assert str(raised.value) == "user 'tech' already exists"
     assert len(session.scalars(select(User)).all()) == 1
+
+
+def test_tokens_concurrent_new_host_one_row(app: Flask, session: Session) -> None:
+    first, _ = create_agent_token(session, "app-09")
+    results: dict[str, int] = {}
+
+    def second_token() -> None:
+        # Waits for the first transaction: for its lock on SQLite, for its
+        # uncommitted host row on PostgreSQL.
+        with get_database(app).session() as other:
+            record, _ = create_agent_token(other, "app-09")
+            other.commit()
+            results["host_id"] = record.host_id
+
+    worker = threading.Thread(target=second_token)
+    worker.start()
+    worker.join(0.5)
+    session.commit()
+    worker.join(60)
+
+    assert results["host_id"] == first.host_id
+    assert len(session.scalars(select(Host)).all()) == 1
