@@ -352,6 +352,7 @@ def list_notifications() -> Response:
                     "created_at": local_iso(procedure, notice.created_at),
                     "email_sent_at": local_iso(procedure, notice.email_sent_at),
                     "email_error": notice.email_error,
+                    "email_attempts": notice.email_attempts,
                 }
                 for notice in notices
             ]

@@ -35,6 +35,9 @@ from collector.procedure import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHECK_SECONDS = 300
+# A notice whose mail failed is tried again at each check, up to this many
+# times in all, so a mail server that is down for a while still gets it.
+MAX_EMAIL_ATTEMPTS = 5
 
 
 def _minutes(value: timedelta) -> int:
@@ -162,6 +165,7 @@ def case_procedure_json(
                 "subject": notice.subject,
                 "email_sent_at": local_iso(procedure, notice.email_sent_at),
                 "email_error": notice.email_error,
+                "email_attempts": notice.email_attempts,
             }
             for notice in notices
         ],
@@ -274,6 +278,7 @@ def deliver(
     if settings is None:
         return
     for notice in notices:
+        notice.email_attempts = (notice.email_attempts or 0) + 1
         if not settings.recipients:
             notice.email_error = "no recipients: set NOTIFY_TO (PELIHARA_NOTIFY_TO)"
             logger.error("notice %d not mailed: no recipients configured", notice.id)
@@ -292,14 +297,42 @@ def deliver(
             )
             continue
         notice.email_sent_at = now
+        notice.email_error = None
         logger.info("mailed notice %d for case %d", notice.id, notice.case_id)
 
 
+def failed_notices(session: Session) -> list[Notification]:
+    """Return and lock the notices whose mail failed and may be tried again.
+
+    SKIP LOCKED lets another collector process retrying at the same moment
+    take the other notices instead of mailing the same ones (PostgreSQL; the
+    clause is not used on SQLite, whose transactions run one at a time).
+    """
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(
+                Notification.email_sent_at.is_(None),
+                Notification.email_attempts >= 1,
+                Notification.email_attempts < MAX_EMAIL_ATTEMPTS,
+            )
+            .order_by(Notification.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
 def run_overdue_check(app: Flask, now: datetime | None = None) -> list[int]:
-    """Notify every new breach in the app's database; return the notice ids."""
+    """Notify every new breach in the app's database; return the notice ids.
+
+    Mail that failed in an earlier round is tried again first.
+    """
     procedure: Procedure = app.extensions[EXTENSION_KEY]
     now = now or procedure.clock()
     with app.app_context(), get_database(app).session() as session:
+        if procedure.smtp is not None:
+            deliver(session, procedure, failed_notices(session), now)
+            session.commit()
         notices = check_overdue(session, now, procedure)
         session.commit()
         deliver(session, procedure, notices, now)

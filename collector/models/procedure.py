@@ -78,6 +78,7 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     email_sent_at: Mapped[datetime | None]
     email_error: Mapped[str | None] = mapped_column(Text)
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     step_record: Mapped[StepRecord] = relationship()
     case: Mapped[Case] = relationship()

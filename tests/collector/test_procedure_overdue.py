@@ -20,7 +20,11 @@ from sqlalchemy.orm import Session
 from collector.db import get_database
 from collector.models.procedure import Notification, StepRecord
 from collector.procedure_api import WATCHER_KEY
-from collector.procedure_status import overdue_records, run_overdue_check
+from collector.procedure_status import (
+    MAX_EMAIL_ATTEMPTS,
+    overdue_records,
+    run_overdue_check,
+)
 
 from .conftest import Persona
 from .procedure_support import Clock, file_report, move, start_clock, wib
@@ -269,6 +273,42 @@ class TestMailFailure:
         run_overdue_check(app, wib(2026, 12, 7, 14, 1))
         run_overdue_check(app, wib(2026, 12, 7, 15))
         assert count_notices(session) == 1
+
+
+class TestMailRetry:
+    """Mail that failed is tried again at later checks, a bounded number of times."""
+
+    @pytest.fixture
+    def smtp_port(self) -> int:
+        return free_port()
+
+    def test_retry_sends_when_server_is_back(
+        self, app: Flask, session: Session, smtp_port: int, case_id: int
+    ) -> None:
+        created = run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+        handler = Inbox()
+        controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+        controller.start()
+        try:
+            assert run_overdue_check(app, wib(2026, 12, 7, 14, 30)) == []
+            run_overdue_check(app, wib(2026, 12, 7, 15))
+        finally:
+            controller.stop()
+        assert len(handler.messages) == 1
+        notice = session.get(Notification, created[0])
+        assert notice.email_sent_at == wib(2026, 12, 7, 14, 30)
+        assert notice.email_attempts == 2
+        assert notice.email_error is None
+
+    def test_retry_stops_after_max_attempts(
+        self, app: Flask, session: Session, case_id: int
+    ) -> None:
+        created = run_overdue_check(app, wib(2026, 12, 7, 14, 1))
+        for minute in range(2, 10):
+            run_overdue_check(app, wib(2026, 12, 7, 14, minute))
+        notice = session.get(Notification, created[0])
+        assert notice.email_attempts == MAX_EMAIL_ATTEMPTS
+        assert notice.email_sent_at is None
 
 
 class TestWatcher:
