@@ -30,6 +30,9 @@ EXIT_CONFIG = 2
 #: Default seconds `run --once` waits for the collector to acknowledge results.
 ONCE_DELIVERY_TIMEOUT = 30.0
 
+#: Seconds `run --once` waits for the delivery thread to end before it exits.
+ONCE_STOP_TIMEOUT = 1.0
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -202,7 +205,13 @@ class _Signals:
 
 
 def run_once(config: Config, delivery_timeout: float = ONCE_DELIVERY_TIMEOUT) -> int:
-    """Run every check once, print and deliver the results; return the exit code."""
+    """Run every check once, print and deliver the results; return the exit code.
+
+    The delivery thread sends each result as soon as it is spooled, so a
+    confirmed failure reaches the collector while slower checks still
+    re-run. After the last check the run waits up to `delivery_timeout`
+    seconds for what is still spooled.
+    """
     metrics = Metrics()
     target = _target_of(config)
     spool = delivery = None
@@ -212,7 +221,7 @@ def run_once(config: Config, delivery_timeout: float = ONCE_DELIVERY_TIMEOUT) ->
         except OSError as error:
             print(_spool_error(config, error), file=sys.stderr)
             return EXIT_CONFIG
-        delivery = Delivery(spool, target, metrics=metrics)
+        delivery = Delivery(spool, target, metrics=metrics, heartbeats=False)
 
     signals = _Signals()
     signals.install(reload=False)
@@ -226,7 +235,9 @@ def run_once(config: Config, delivery_timeout: float = ONCE_DELIVERY_TIMEOUT) ->
         on_hard_change=states.save,
     )
     if spool is not None:
-        scheduler.add_listener(_spool_results(spool, None))
+        scheduler.add_listener(_spool_results(spool, delivery))
+    if delivery is not None:
+        delivery.start()
     finished = threading.Event()
     watcher = threading.Thread(
         target=_watch_stop, args=(signals, stop, finished), daemon=True
@@ -237,13 +248,16 @@ def run_once(config: Config, delivery_timeout: float = ONCE_DELIVERY_TIMEOUT) ->
     finished.set()
     _print_results(results)
 
-    if delivery is not None and spool is not None and not stop.is_set():
-        if not delivery.drain(delivery_timeout):
+    if delivery is not None and spool is not None:
+        if not stop.is_set() and not delivery.wait_until_empty(delivery_timeout):
             log.warning(
                 "%d results stay in the spool %s; the next run sends them",
                 len(spool),
                 spool.directory,
             )
+        # A post still in flight must not hold the exit past the timeout. Its
+        # results stay spooled and go out with the next run.
+        delivery.stop(timeout=ONCE_STOP_TIMEOUT)
     if stop.is_set():
         return EXIT_NOT_OK
     if all(result.status == Status.OK for result in results):

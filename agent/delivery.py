@@ -9,7 +9,8 @@ and full jitter. A batch answered with a 4xx status other than those in
 RETRY_STATUSES is invalid: it is split in halves until the invalid results
 are isolated, and those are moved to `spool/rejected/`.
 When nothing is pending, a heartbeat (a post with no results) keeps the
-collector's "last seen" fresh.
+collector's "last seen" fresh; `run --once` turns heartbeats off, since its
+results already show the host is alive.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Delivery:
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         heartbeat_interval: float | None = None,
+        heartbeats: bool = True,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -94,6 +96,7 @@ class Delivery:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._heartbeat_interval = heartbeat_interval
+        self._heartbeats = heartbeats
         self._rng = rng or random.Random()
         self._clock = clock
         self._lock = threading.Lock()
@@ -156,7 +159,9 @@ class Delivery:
             if outcome == FAILED:
                 self._stop.wait(self._next_backoff())
                 continue
-            self._wake.wait(self._seconds_until_heartbeat())
+            self._wake.wait(
+                self._seconds_until_heartbeat() if self._heartbeats else None
+            )
             self._wake.clear()
 
     def _next_backoff(self) -> float:
@@ -183,7 +188,9 @@ class Delivery:
         entries = self.spool.pending(target.batch_size)
         if not entries and self.spool.refresh():
             entries = self.spool.pending(target.batch_size)
-        if not entries and self._seconds_until_heartbeat() > 0:
+        if not entries and (
+            not self._heartbeats or self._seconds_until_heartbeat() > 0
+        ):
             return IDLE
 
         ok = self._send(target, entries, read_timeout)
@@ -200,23 +207,21 @@ class Delivery:
         self._failures += 1
         return FAILED
 
-    def drain(self, timeout: float) -> bool:
-        """Post until the spool is empty or `timeout` seconds have passed.
+    def wait_until_empty(self, timeout: float) -> bool:
+        """Wait until the spool is empty or `timeout` seconds have passed.
 
-        Used by `--once` in place of the thread. Returns whether every
-        result was acknowledged or set aside.
+        The delivery thread does the sending. `--once` calls this after its
+        last check to give the thread time for what is still spooled.
+        Returns whether every result was acknowledged or set aside.
         """
+        self.notify()
         deadline = self._clock() + timeout
         while len(self.spool):
             remaining = deadline - self._clock()
             if remaining <= 0:
-                break
-            outcome = self.step(read_timeout=min(self._read_timeout, remaining))
-            if outcome == FAILED:
-                pause = min(self._next_backoff(), deadline - self._clock())
-                if pause > 0:
-                    time.sleep(pause)
-        return len(self.spool) == 0
+                return False
+            time.sleep(min(remaining, 0.05))
+        return True
 
     def _send(
         self, target: Target, entries: Sequence[Entry], read_timeout: float | None

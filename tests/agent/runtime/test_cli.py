@@ -261,6 +261,50 @@ def test_cli_sigkill_mid_send_then_restart_delivers_all(
     assert "pelihara-agent stopped" in stderr
 
 
+def sent_results(collector: FakeCollector) -> list[dict]:
+    with collector.lock:
+        return [r for req in collector.received for r in req.body["results"]]
+
+
+def test_cli_once_sends_failure_during_retries(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    gate = tmp_path / "go"
+    waiting = f"if [ -e {gate} ]; then echo ready; else echo waiting; exit 2; fi"
+    retries = "    retries: 20\n    retry_interval: 2s\n"
+    checks = command_check("broken", "echo disk gone; exit 2") + command_check(
+        "slow", waiting, retries
+    )
+    write_config(tmp_path, checks, collector=collector.url)
+    agent = subprocess.Popen(
+        [*AGENT, "run", "--config", "checks.yaml", "--once"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        arrived = wait_until(
+            lambda: any(
+                r["check"] == "broken" and r["confirmed"]
+                for r in sent_results(collector)
+            )
+        )
+        still_running = agent.poll() is None
+    finally:
+        gate.touch()
+        stdout, _stderr = agent.communicate(timeout=120)
+
+    assert arrived is True
+    assert still_running is True
+    assert agent.returncode == 1
+    assert stdout.splitlines() == [
+        "broken  CRITICAL  disk gone",
+        "slow    OK        ready",
+    ]
+    assert spooled(tmp_path) == []
+
+
 def scrape(port: int) -> str:
     try:
         return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text

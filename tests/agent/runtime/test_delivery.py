@@ -273,30 +273,53 @@ def test_delivery_thread_retries_until_acknowledged(
     )
 
 
-def test_delivery_drain_empties_spool(tmp_path: Path, collector: FakeCollector) -> None:
-    delivery = open_delivery(tmp_path, collector.url, batch_size=2)
+def test_delivery_wait_until_empty_sends_from_thread(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    delivery = open_delivery(tmp_path, collector.url, batch_size=2, heartbeats=False)
     for _ in range(5):
         delivery.spool.put(payload())
     collector.script.append((500, {}))
+    delivery.start()
 
-    assert delivery.drain(timeout=20) is True
+    try:
+        emptied = delivery.wait_until_empty(timeout=20)
+    finally:
+        delivery.stop()
+
+    assert emptied is True
     assert len(delivery.spool) == 0
 
 
-def test_delivery_drain_gives_up_at_timeout(
+def test_delivery_wait_until_empty_gives_up_at_timeout(
     tmp_path: Path, silent_collector: str
 ) -> None:
-    delivery = open_delivery(tmp_path, silent_collector, read_timeout=5.0)
+    delivery = open_delivery(
+        tmp_path, silent_collector, read_timeout=5.0, heartbeats=False
+    )
     delivery.spool.put(payload())
+    delivery.start()
 
     started = time.monotonic()
-    drained = delivery.drain(timeout=0.5)
+    emptied = delivery.wait_until_empty(timeout=0.5)
     elapsed = time.monotonic() - started
+    delivery.stop(timeout=0.1)
 
-    assert drained is False
+    assert emptied is False
     assert len(delivery.spool) == 1
-    # Sanity bound: each read is cut to the time left before the timeout.
-    assert elapsed < 10
+    # Sanity bound for hang detection: the wait ends at its own timeout.
+    assert elapsed < 5
+
+
+def test_delivery_without_heartbeats_posts_nothing_when_idle(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    delivery = open_delivery(tmp_path, collector.url, heartbeats=False)
+
+    outcome = delivery.step()
+
+    assert outcome == IDLE
+    assert collector.received == []
 
 
 def test_delivery_https_with_ca_bundle(
