@@ -449,3 +449,53 @@ def test_config_repository_checks_yaml_paths(tmp_path: Path) -> None:
         f"sqlite:///{tmp_path}/var/pelihara.db"
     )
     assert checks["collector-backup"].options["path"] == tmp_path / "var/backups/*.db"
+
+
+def test_config_repository_checks_yaml_ports_from_environment(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "agent.token").write_text("token-for-validate\n")
+    copy = tmp_path / "checks.yaml"
+    copy.write_text((REPOSITORY / "checks.yaml").read_text())
+    environ = {"PELIHARA_PORT": "18123", "PELIHARA_AGENT_METRICS_PORT": "19531"}
+
+    config = load_config(copy, environ)
+
+    checks = {check.name: check for check in config.checks}
+    assert config.agent.collector == "http://127.0.0.1:18123"
+    assert config.agent.listen_port == 19531
+    assert checks["collector-health"].options["url"] == (
+        "http://127.0.0.1:18123/healthz"
+    )
+
+
+def test_config_repository_checks_yaml_default_ports(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "agent.token").write_text("token-for-validate\n")
+    copy = tmp_path / "checks.yaml"
+    copy.write_text((REPOSITORY / "checks.yaml").read_text())
+
+    config = load_config(copy, {})
+
+    checks = {check.name: check for check in config.checks}
+    assert config.agent.collector == "http://127.0.0.1:8080"
+    assert config.agent.listen_port == 9531
+    assert checks["collector-health"].options["url"] == (
+        "http://127.0.0.1:8080/healthz"
+    )
+
+
+def test_config_repository_checks_yaml_cpu_tolerates_builds(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "agent.token").write_text("token-for-validate\n")
+    copy = tmp_path / "checks.yaml"
+    copy.write_text((REPOSITORY / "checks.yaml").read_text())
+
+    cpu = next(c for c in load_config(copy, {}).checks if c.name == "cpu")
+
+    assert cpu.options["warning"] == 90.0
+    assert cpu.options["critical"] == 98.0
+    assert cpu.options["sample"] == 5.0
+    assert cpu.retries == 2
+    assert cpu.retry_interval == 60.0
