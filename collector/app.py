@@ -47,7 +47,7 @@ def reopen_window_from_environment() -> timedelta:
 
 
 def secure_cookies_from_environment() -> bool:
-    """Return whether $PELIHARA_SECURE_COOKIES asks for HTTPS-only cookies."""
+    """Return whether $PELIHARA_SECURE_COOKIES turns on HTTPS-only cookies."""
     text = os.environ.get(SECURE_COOKIES_VARIABLE, "").strip().lower()
     if text in ("", "0", "false", "no"):
         return False
