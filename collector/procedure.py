@@ -498,6 +498,54 @@ def _check_party(session: Session, case: Case, user: User, step_id: str) -> None
         )
 
 
+def assigned_technician(
+    session: Session, procedure: Procedure, case: Case
+) -> str | None:
+    """Return the technician assigned in the case's current round, if any.
+
+    The assignment is the latest completed record of this round whose step
+    has a user field of role technician (``technician`` at ``assignment``
+    in the default workflow).
+    """
+    round_number = current_round(session, case)
+    completed = session.scalars(
+        select(StepRecord)
+        .where(
+            StepRecord.case_id == case.id,
+            StepRecord.round == round_number,
+            StepRecord.completed_at.is_not(None),
+        )
+        .order_by(StepRecord.id.desc())
+    )
+    for record in completed:
+        if not procedure.workflow.has_step(record.step):
+            continue
+        for spec in procedure.workflow.step(record.step).fields:
+            if spec.type == "user" and spec.user_role == "technician":
+                name = record.fields.get(spec.id)
+                if isinstance(name, str) and name.strip():
+                    return name.strip()
+    return None
+
+
+def _check_assignee(
+    session: Session, procedure: Procedure, case: Case, user: User, step_id: str
+) -> None:
+    # Once a technician is assigned, other technicians may only read the case;
+    # heads and admins keep the rights their roles give them.
+    if user.role != "technician":
+        return
+    assigned = assigned_technician(session, procedure, case)
+    if assigned is None or assigned == user.name:
+        return
+    raise TransitionRefused(
+        403,
+        f"case {case.id} is assigned to technician {assigned!r}; user "
+        f"{user.name!r} may not act on step {step_id!r} (the assigned "
+        "technician, a head or an admin may)",
+    )
+
+
 def _current_record(session: Session, procedure: Procedure, case: Case) -> StepRecord:
     record = open_record(session, case)
     if record is None:
@@ -550,6 +598,7 @@ def transition(
     if "role" in by_kind:
         raise TransitionRefused(403, by_kind["role"][0], by_kind["role"])
     _check_party(session, case, user, record.step)
+    _check_assignee(session, procedure, case, user, record.step)
     problems = by_kind.get("field", []) + _check_user_fields(
         session, procedure, record.step, merged
     )
@@ -720,6 +769,7 @@ def edit_fields(
         )
     _check_party(session, case, user, step_id)
     lock_case(session, case)
+    _check_assignee(session, procedure, case, user, step_id)
     record = session.scalar(
         select(StepRecord)
         .where(StepRecord.case_id == case.id, StepRecord.step == step_id)
