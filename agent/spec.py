@@ -9,13 +9,14 @@ the collector.
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit
 
 
 class Status(enum.IntEnum):
@@ -171,14 +172,95 @@ class Result:
         }
 
 
+#: Names of headers, environment variables and URL query parameters whose
+#: values are credentials, matched anywhere in the name.
+SECRET_NAMES = re.compile(
+    r"authorization|cookie|token|secret|key|password|passwd|signature|credential",
+    re.IGNORECASE,
+)
+
+# Short secret names matched only as a whole word of the name, because as
+# substrings they would also hide `page`, `design` or `author`.
+_SECRET_WORDS = frozenset({"auth", "pass", "pwd", "sig"})
+
+
+def is_secret_name(name: str) -> bool:
+    """Return whether a header, variable or query parameter `name` is a secret."""
+    if SECRET_NAMES.search(name):
+        return True
+    words = re.split(r"[^a-z0-9]+", name.lower())
+    return any(word in _SECRET_WORDS for word in words)
+
+
 def redact_url(url: str) -> str:
-    """Return `url` with any password replaced by `***`, for messages and logs."""
+    """Return `url` with secrets replaced by `***`, for messages and logs.
+
+    The password of the user info is replaced, and so is the value of each
+    query or fragment parameter whose name `is_secret_name`, like
+    `?token=***`.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<invalid URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    # Rebuilt from the text, not with urlunsplit, which turns
+    # sqlite:////var/app.db into sqlite://var/app.db.
+    rest, hash_sign, fragment = url.partition("#")
+    head, question_mark, query = rest.partition("?")
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        netloc = f"{parts.username or ''}:***@{host}"
+        head = head.replace(parts.netloc, netloc, 1)
+    query = _redact_parameters(query)
+    fragment = _redact_parameters(fragment)
+    return f"{head}{question_mark}{query}{hash_sign}{fragment}"
+
+
+def url_secrets(url: str) -> list[str]:
+    """Return the secrets that `redact_url` hides in `url`, as typed and decoded.
+
+    Error texts of libraries may repeat parts of a URL, so callers replace
+    these values in such texts too (see `redact_text`).
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    found = []
+    if parts.password:
+        found.append(parts.password)
+    for text in (parts.query, parts.fragment):
+        for name, value in _parameters(text):
+            if value and is_secret_name(unquote_plus(name)):
+                found.append(value)
+    decoded = [unquote_plus(secret) for secret in found]
+    # Longest first, so a secret that contains another is replaced whole.
+    return sorted({*found, *decoded} - {""}, key=len, reverse=True)
+
+
+def redact_text(text: str, url: str) -> str:
+    """Return `text` with every secret of `url` replaced by `***`."""
+    for secret in url_secrets(url):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _parameters(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for pair in text.split("&"):
+        name, _, value = pair.partition("=")
+        pairs.append((name, value))
+    return pairs
+
+
+def _redact_parameters(text: str) -> str:
+    """Return a query or fragment with the values of secret parameters hidden."""
+    if "=" not in text:
+        return text
+    pairs = []
+    for pair in text.split("&"):
+        name, separator, value = pair.partition("=")
+        if separator and value and is_secret_name(unquote_plus(name)):
+            pair = f"{name}=***"
+        pairs.append(pair)
+    return "&".join(pairs)

@@ -24,8 +24,8 @@ from typing import Any
 import psutil
 
 from agent.checks.base import clean_text, one_line_outcome
-from agent.checks.schema import SECRET_NAMES, Option, OptionContext, Secret
-from agent.spec import Category, Outcome, Status
+from agent.checks.schema import Option, OptionContext, Secret
+from agent.spec import Category, Outcome, Status, is_secret_name
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ _PERFDATA_ITEM = re.compile(
 def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, str]]:
     """Default the working folder to the config file's folder; hide secrets."""
     options["env"] = {
-        name: Secret(value) if SECRET_NAMES.search(name) else value
+        name: Secret(value) if is_secret_name(name) else value
         for name, value in options["env"].items()
     }
     if options["cwd"] is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import ssl
 import threading
@@ -22,14 +23,20 @@ from urllib3.exceptions import (
 
 from agent.checks.base import clean_text, one_line_outcome, threshold_outcome
 from agent.checks.schema import (
-    SECRET_NAMES,
     Option,
     OptionContext,
     Secret,
     SecretURL,
     Threshold,
 )
-from agent.spec import Category, Outcome, Status, redact_url
+from agent.spec import (
+    Category,
+    Outcome,
+    Status,
+    is_secret_name,
+    redact_text,
+    redact_url,
+)
 from agent.units import format_duration, format_size
 
 logger = logging.getLogger(__name__)
@@ -97,7 +104,7 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
         )
     options["url"] = SecretURL(options["url"])
     options["headers"] = {
-        name: Secret(value) if SECRET_NAMES.search(name) else value
+        name: Secret(value) if is_secret_name(name) else value
         for name, value in options["headers"].items()
     }
     return problems
@@ -106,6 +113,16 @@ def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, 
 @one_line_outcome
 def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Send the request and check the response, all within `timeout` seconds."""
+    outcome = _request(options, timeout)
+    # Error texts of requests and urllib3 repeat the path and query of the
+    # URL, so secrets are hidden in the whole message, not only in `shown`.
+    message = redact_text(outcome.message, options["url"])
+    if message == outcome.message:
+        return outcome
+    return dataclasses.replace(outcome, message=message)
+
+
+def _request(options: Mapping[str, Any], timeout: float) -> Outcome:
     shown = redact_url(options["url"])
     method = options["method"]
     started = time.monotonic()

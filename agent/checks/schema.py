@@ -110,10 +110,6 @@ def resolve_path(base_dir: Path, value: str) -> Path:
     return path
 
 
-# Names of headers and environment variables whose values are credentials.
-SECRET_NAMES = re.compile(r"authorization|cookie|token|secret|key|password", re.I)
-
-
 class Secret(str):
     """Text whose repr hides it, for options that hold a password or token."""
 

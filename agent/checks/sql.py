@@ -16,7 +16,7 @@ from typing import Any
 
 from agent.checks.base import clean_text, one_line_outcome, threshold_outcome
 from agent.checks.schema import Option, OptionContext, SecretURL, Threshold
-from agent.spec import Category, Outcome, Status, redact_url
+from agent.spec import Category, Outcome, Status, redact_text, redact_url
 from agent.units import format_duration
 
 logger = logging.getLogger(__name__)
@@ -151,9 +151,9 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
             result = connection.execute(text(options["query"]))
             rows = result.fetchmany(MAX_ROWS) if result.returns_rows else []
     except DBAPIError as error:
-        return _failure(shown, phase, error.orig, url.password, timeout)
+        return _failure(shown, phase, error.orig, options["url"], timeout)
     except SQLAlchemyError as error:
-        return _failure(shown, phase, error, url.password, timeout)
+        return _failure(shown, phase, error, options["url"], timeout)
     finally:
         engine.dispose()
 
@@ -281,13 +281,14 @@ _REFUSED_MARKS = ("refused", "can't connect", "could not connect", "no route")
 
 
 def _failure(
-    shown: str, phase: str, error: BaseException, password: str | None, timeout: float
+    shown: str, phase: str, error: BaseException, url: str, timeout: float
 ) -> Outcome:
-    """Classify an error raised while connecting (`phase` "connect") or querying."""
-    detail = _error_text(error)
-    if password:
-        detail = detail.replace(password, "***")
-    detail = clean_text(detail, 200)
+    """Classify an error raised while connecting (`phase` "connect") or querying.
+
+    Driver errors may repeat the password or query parameters of `url`, so
+    its secrets are hidden in the error text.
+    """
+    detail = clean_text(redact_text(_error_text(error), url), 200)
     lowered = detail.lower()
     if any(mark in lowered for mark in _TIMEOUT_MARKS):
         return Outcome(

@@ -10,7 +10,7 @@ from typing import Any
 
 from agent.checks.base import clean_text, host_port, one_line_outcome, threshold_outcome
 from agent.checks.schema import Option, OptionContext, Threshold
-from agent.spec import Category, Outcome, Status
+from agent.spec import Category, Outcome, Status, redact_url
 
 CATEGORY = Category.APPLICATION
 
@@ -33,7 +33,16 @@ DAY = 86400.0
 
 
 def prepare(options: dict[str, Any], context: OptionContext) -> list[tuple[str, str]]:
-    """Default server_name to host and check that the CA bundle exists."""
+    """Default server_name to host and check the host and the CA bundle."""
+    if "/" in options["host"]:
+        # A URL here would end up in messages, with any secret it contains.
+        return [
+            (
+                "host",
+                f"invalid host '{redact_url(options['host'])}'; give a host name "
+                "or IP address, not a URL",
+            )
+        ]
     if options["server_name"] is None:
         options["server_name"] = options["host"]
     bundle = options["ca_bundle"]

@@ -275,6 +275,41 @@ def test_http_password_redacted(make_check: MakeCheck, closed_port: int) -> None
     assert f"http://user:***@127.0.0.1:{closed_port}/" in outcome.message
 
 
+def test_http_query_token_redacted(server: str, make_check: MakeCheck) -> None:
+    outcome = run(make_check, url=f"{server}/?token=QueryTok3nSecret")
+
+    assert outcome.message == (
+        f"GET {server}/?token=*** returned status 404, expected 200"
+    )
+
+
+def test_http_query_key_redacted_on_refused(
+    make_check: MakeCheck, closed_port: int
+) -> None:
+    url = f"http://127.0.0.1:{closed_port}/?page=2&api_key=QueryTok3nSecret"
+
+    outcome = run(make_check, url=url)
+
+    assert outcome.message == (
+        f"GET http://127.0.0.1:{closed_port}/?page=2&api_key=***: connection "
+        "failed: Connection refused"
+    )
+
+
+def test_http_invalid_url_hides_query_token(write_config: Callable) -> None:
+    from .conftest import config_messages
+
+    path = write_config(
+        "checks:\n  - name: web\n    kind: http\n"
+        "    url: ftp://127.0.0.1/?token=QueryTok3nSecret\n"
+    )
+
+    assert config_messages(path) == [
+        f"{path}:4: checks[0].url: invalid URL 'ftp://127.0.0.1/?token=***'; "
+        "write it like http://127.0.0.1:8080/"
+    ]
+
+
 def test_http_https_with_ca_bundle(
     https_server: str, certificates: Certificates, make_check: MakeCheck
 ) -> None:

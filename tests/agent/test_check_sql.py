@@ -163,6 +163,31 @@ def test_sql_refused_hides_password(make_check: MakeCheck, closed_port: int) -> 
     assert outcome.reason == "refused"
 
 
+def test_sql_refused_hides_query_password(
+    make_check: MakeCheck, closed_port: int
+) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port}/test?password=Sekr3t"
+
+    outcome = run(make_check, url=url, timeout="5s")
+
+    assert outcome.message.startswith(
+        f"postgresql+psycopg://postgres@127.0.0.1:{closed_port}/test?password=***: "
+        "connection failed: "
+    )
+    assert "Sekr3t" not in outcome.message
+
+
+def test_sql_missing_file_hides_query_token(
+    make_check: MakeCheck, tmp_path: Path
+) -> None:
+    outcome = run(make_check, url="sqlite:///missing.db?token=QueryTok3nSecret")
+
+    assert outcome.message == (
+        f"sqlite:///{tmp_path}/missing.db?token=***: database file "
+        f"{tmp_path}/missing.db not found"
+    )
+
+
 @pytest.fixture
 def postgres_url() -> str:
     """Return the test server's URL, skipping when it is not reachable."""

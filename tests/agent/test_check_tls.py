@@ -196,3 +196,18 @@ def test_tls_silent_peer_times_out(silent_port: int, make_check: MakeCheck) -> N
     assert outcome.message == (f"127.0.0.1:{silent_port}: no TLS handshake within 1s")
     assert outcome.reason == "timeout"
     assert elapsed < 3
+
+
+def test_tls_url_as_host_rejected_without_secret(
+    make_check: MakeCheck,
+) -> None:
+    from agent.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        make_check("tls", host="https://u:hunter2@127.0.0.1/?token=QueryTok3nSecret")
+
+    message = str(caught.value.issues[0])
+    assert message.endswith(
+        "checks[0].host: invalid host 'https://u:***@127.0.0.1/?token=***'; give "
+        "a host name or IP address, not a URL"
+    )

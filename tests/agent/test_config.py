@@ -368,6 +368,18 @@ def test_agent_collector_credentials_redacted(write_config: ConfigWriter) -> Non
     ]
 
 
+def test_agent_collector_query_token_redacted(write_config: ConfigWriter) -> None:
+    path = write_config(
+        "agent:\n  collector: http://127.0.0.1:8080/?token=QueryTok3nSecret\n"
+        "  token: t\n" + MINIMAL_CHECK
+    )
+
+    assert config_messages(path) == [
+        f"{path}:2: agent.collector: the URL 'http://127.0.0.1:8080/?token=***' "
+        "has a query or fragment; give only the base URL"
+    ]
+
+
 def test_agent_listen_ipv6(write_config: ConfigWriter) -> None:
     path = write_config("agent:\n  listen: '[::1]:9600'\n" + MINIMAL_CHECK)
 

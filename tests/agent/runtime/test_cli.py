@@ -305,6 +305,28 @@ def test_cli_once_sends_failure_during_retries(
     assert spooled(tmp_path) == []
 
 
+def test_cli_once_hides_query_token(tmp_path: Path, collector: FakeCollector) -> None:
+    port = free_port()
+    checks = (
+        "  - name: web\n"
+        "    kind: http\n"
+        f"    url: http://127.0.0.1:{port}/?token=QueryTok3nSecret\n"
+    )
+    write_config(tmp_path, checks, collector=collector.url)
+
+    completed = run_agent(
+        "run", "--config", "checks.yaml", "--once", "--log-level", "DEBUG", cwd=tmp_path
+    )
+
+    messages = [r["message"] for r in sent_results(collector)]
+    assert completed.returncode == 1
+    assert messages == [
+        f"GET http://127.0.0.1:{port}/?token=***: connection failed: Connection refused"
+    ]
+    assert "QueryTok3nSecret" not in completed.stdout
+    assert "QueryTok3nSecret" not in completed.stderr
+
+
 def scrape(port: int) -> str:
     try:
         return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
