@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from agent.checks.base import CallTimeout, call_with_timeout, one_line_outcome
@@ -29,15 +29,29 @@ OPTIONS = (
 THRESHOLDS = ()
 
 
+Newest = tuple[str, os.stat_result, int]
+
+
 @one_line_outcome
-def run(options: Mapping[str, Any], timeout: float) -> Outcome:
-    """Find the newest matching file and check its age and size."""
+def run(
+    options: Mapping[str, Any],
+    timeout: float,
+    find_newest: Callable[[str], Newest | None] | None = None,
+) -> Outcome:
+    """Find the newest matching file and check its age and size.
+
+    `find_newest` lists the pattern (default `_newest`). Tests pass one
+    that blocks like a hung mount.
+    """
     pattern = str(options["path"])
+    find = find_newest or _newest
     try:
-        newest = call_with_timeout(lambda: _newest(pattern), timeout)
+        newest = call_with_timeout(lambda: find(pattern), timeout)
     except CallTimeout:
+        # Hung backup storage is CRITICAL like any target that does not
+        # respond in time, so it opens a case.
         return Outcome(
-            Status.UNKNOWN,
+            Status.CRITICAL,
             f"listing {pattern} did not finish within {timeout:g}s; the mount may hang",
             reason="timeout",
         )
@@ -77,7 +91,7 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     return Outcome(Status.OK, described, values)
 
 
-def _newest(pattern: str) -> tuple[str, os.stat_result, int] | None:
+def _newest(pattern: str) -> Newest | None:
     """Return the newest regular file matching `pattern`, its stat and the count."""
     newest = None
     count = 0

@@ -127,8 +127,10 @@ def run(
                 call_with_timeout(functools.partial(measure, path, statvfs), remaining)
             )
         except CallTimeout:
+            # A hung filesystem is down for every program that uses it, so it
+            # is CRITICAL like any target that does not respond in time.
             return Outcome(
-                Status.UNKNOWN,
+                Status.CRITICAL,
                 f"statvfs of {path} did not return within {timeout:g}s; "
                 "the mount may hang",
                 reason="timeout",

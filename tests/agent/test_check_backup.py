@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -97,3 +98,28 @@ def test_backup_recursive_glob(tmp_path: Path, make_check: MakeCheck) -> None:
     outcome = run(make_check, path="backups/**/*.sql.gz", max_age="2h")
 
     assert outcome.status is Status.OK
+
+
+def test_backup_hung_listing_is_critical(tmp_path: Path, make_check: MakeCheck) -> None:
+    check = make_check("backup", path="backups/*.db", max_age="1d", timeout="500ms")
+    release = threading.Event()
+
+    def hung_listing(pattern: str) -> backup.Newest | None:
+        release.wait(30)
+        return backup._newest(pattern)
+
+    started = time.monotonic()
+    try:
+        outcome = backup.run(check.options, check.timeout, find_newest=hung_listing)
+    finally:
+        elapsed = time.monotonic() - started
+        release.set()
+
+    assert outcome.status is Status.CRITICAL
+    assert outcome.message == (
+        f"listing {tmp_path}/backups/*.db did not finish within 0.5s; the mount "
+        "may hang"
+    )
+    assert outcome.reason == "timeout"
+    # Sanity bound for hang detection: the listing blocks for 30 s.
+    assert elapsed < 10
