@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -26,6 +26,7 @@ from collector.calendar import BusinessCalendar, parse_office_hours
 from collector.models import CLASSIFICATIONS, Case, CaseEvent, User, utcnow
 from collector.models.procedure import StepRecord
 from collector.workflow import END, Workflow, load_workflow
+from collector.workflow.definition import Problem
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ EXTENSION_KEY = "pelihara.procedure"
 CLOSE_RESOLUTIONS = ("false_alarm", "duplicate")
 ROLES_CLOSING = ("admin", "head", "technician")
 ROLES_COMMENTING = ("admin", "head", "technician", "unit", "vendor")
+# Clocks of clients and servers differ a little; a later time is a mistake.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 # Settings read by procedure_from_config: app config key -> environment variable.
 CONFIG_VARIABLES = {
@@ -449,7 +452,7 @@ def reopen_case(
 
 def _check_user_fields(
     session: Session, procedure: Procedure, step_id: str, fields: Mapping[str, Any]
-) -> list[str]:
+) -> list[Problem]:
     problems = []
     for spec in procedure.workflow.step(step_id).fields:
         if spec.type != "user" or not isinstance(fields.get(spec.id), str):
@@ -457,13 +460,97 @@ def _check_user_fields(
         name = fields[spec.id]
         user = session.scalar(select(User).where(User.name == name))
         if user is None or not user.active:
-            problems.append(f"field {spec.id!r}: no active user {name!r}")
+            problems.append(
+                Problem(spec.id, f"field {spec.id!r}: no active user {name!r}")
+            )
         elif spec.user_role and user.role != spec.user_role:
             problems.append(
-                f"field {spec.id!r}: user {name!r} has role {user.role!r}; "
-                f"expected a user with role {spec.user_role!r}"
+                Problem(
+                    spec.id,
+                    f"field {spec.id!r}: user {name!r} has role {user.role!r}; "
+                    f"expected a user with role {spec.user_role!r}",
+                )
             )
     return problems
+
+
+def future_problems(
+    procedure: Procedure, step_id: str, fields: Mapping[str, Any], now: datetime
+) -> list[Problem]:
+    """Return the date and datetime values of a step that lie after `now`.
+
+    A datetime may be up to FUTURE_TOLERANCE ahead, for clock skew, and a
+    date may be today in the calendar's zone. Fields marked ``planned`` may
+    lie in the future.
+    """
+    today = now.astimezone(procedure.calendar.timezone).date()
+    problems = []
+    for spec in procedure.workflow.step(step_id).fields:
+        value = fields.get(spec.id)
+        if spec.planned or not isinstance(value, str):
+            continue
+        if spec.type == "datetime":
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            if parsed.utcoffset() is not None and parsed > now + FUTURE_TOLERANCE:
+                problems.append(
+                    Problem(
+                        spec.id,
+                        f"field {spec.id!r}: {value} is in the future (now is "
+                        f"{local_iso(procedure, now)}); give the time it happened",
+                    )
+                )
+        elif spec.type == "date":
+            try:
+                parsed_date = date.fromisoformat(value)
+            except ValueError:
+                continue
+            if parsed_date > today:
+                problems.append(
+                    Problem(
+                        spec.id,
+                        f"field {spec.id!r}: {value} is in the future (today is "
+                        f"{today.isoformat()}); give the date it happened",
+                    )
+                )
+    return problems
+
+
+def value_problems(
+    session: Session,
+    procedure: Procedure,
+    step_id: str,
+    fields: Mapping[str, Any],
+    now: datetime,
+    *,
+    draft: bool = False,
+) -> list[Problem]:
+    """Return every problem of a step's values: types, users, future times.
+
+    A draft may still lack required values.
+    """
+    problems = [
+        problem
+        for problem in procedure.workflow.field_problems(step_id, fields)
+        if not (draft and problem.message.startswith("missing required field"))
+    ]
+    problems += _check_user_fields(session, procedure, step_id, fields)
+    problems += future_problems(procedure, step_id, fields, now)
+    return problems
+
+
+def refuse_values(problems: list[Problem], status: int = 422) -> TransitionRefused:
+    """Return the refusal for value problems; `field` names the first one's field."""
+    messages = [problem.message for problem in problems]
+    first = next((problem.field for problem in problems if problem.field), None)
+    return TransitionRefused(
+        status,
+        "; ".join(messages),
+        messages,
+        field=f"fields.{first}" if first else None,
+    )
 
 
 def lock_case(session: Session, case: Case) -> None:
@@ -599,11 +686,15 @@ def transition(
         raise TransitionRefused(403, by_kind["role"][0], by_kind["role"])
     _check_party(session, case, user, record.step)
     _check_assignee(session, procedure, case, user, record.step)
-    problems = by_kind.get("field", []) + _check_user_fields(
-        session, procedure, record.step, merged
-    )
+    problems = [
+        Problem(refusal.field, refusal.message)
+        for refusal in refusals
+        if refusal.kind == "field"
+    ]
+    problems += _check_user_fields(session, procedure, record.step, merged)
+    problems += future_problems(procedure, record.step, merged, procedure.clock())
     if problems:
-        raise TransitionRefused(422, "; ".join(problems), problems)
+        raise refuse_values(problems)
 
     late = at > record.due_at
     record.fields = merged
@@ -783,19 +874,13 @@ def edit_fields(
 
     merged = {**record.fields, **fields}
     merged = {key: value for key, value in merged.items() if value is not None}
-    if record.completed_at is None:
-        problems = [
-            problem
-            for problem in workflow.validate_fields(step_id, merged)
-            if not problem.startswith("missing required field")
-        ]
-    else:
-        problems = workflow.validate_fields(step_id, merged)
+    draft = record.completed_at is None
+    problems = value_problems(session, procedure, step_id, merged, at, draft=draft)
+    if not draft:
         problems += _path_changes(workflow, step_id, record.fields, merged)
-    problems += _check_user_fields(session, procedure, step_id, merged)
     if problems:
-        status = 409 if any("chose the path" in p for p in problems) else 422
-        raise TransitionRefused(status, "; ".join(problems), problems)
+        status = 409 if any("chose the path" in p.message for p in problems) else 422
+        raise refuse_values(problems, status)
 
     changed = {
         key: {"from": record.fields.get(key), "to": merged.get(key)}
@@ -820,12 +905,15 @@ def _path_changes(
     step_id: str,
     before: Mapping[str, Any],
     after: Mapping[str, Any],
-) -> list[str]:
+) -> list[Problem]:
     step = workflow.step(step_id)
     deciding = {key for entry in step.next for key in (entry.when or {})}
     return [
-        f"field {key!r} chose the path of a completed step and cannot change; "
-        "close the case as false_alarm and report it again if it was wrong"
+        Problem(
+            key,
+            f"field {key!r} chose the path of a completed step and cannot change; "
+            "close the case as false_alarm and report it again if it was wrong",
+        )
         for key in sorted(deciding)
         if before.get(key) != after.get(key)
     ]

@@ -9,7 +9,7 @@ case, 422 for missing or invalid values.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -29,7 +29,12 @@ from collector.db import get_session
 from collector.ingest import add_event
 from collector.models import Case, User
 from collector.models.procedure import Complaint, Notification
-from collector.procedure import TransitionRefused, current_procedure, local_iso
+from collector.procedure import (
+    FUTURE_TOLERANCE,
+    TransitionRefused,
+    current_procedure,
+    local_iso,
+)
 from collector.procedure_status import (
     DEFAULT_CHECK_SECONDS,
     OverdueWatcher,
@@ -40,8 +45,6 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("procedure_api", __name__, url_prefix="/api/v1")
 ROLES_REPORTING = ("unit", "head", "technician", "admin")
-# Clocks of clients and servers differ a little; a later time is a mistake.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 WATCHER_KEY = "pelihara.overdue_watcher"
 
 
@@ -133,6 +136,58 @@ def _required_text(body: dict[str, Any], key: str, limit: int) -> str:
     return value.strip()
 
 
+class _Problems:
+    """Problems of a request body, collected so that one answer names them all."""
+
+    def __init__(self) -> None:
+        self.refusals: list[TransitionRefused] = []
+
+    def text(self, body: dict[str, Any], key: str, limit: int) -> str:
+        try:
+            return _required_text(body, key, limit)
+        except TransitionRefused as problem:
+            self.refusals.append(problem)
+            return ""
+
+    def add(self, problem: TransitionRefused) -> None:
+        self.refusals.append(problem)
+
+    def raise_any(self) -> None:
+        if not self.refusals:
+            return
+        # A 403 (reporting for another unit) outranks missing values.
+        status = max(problem.status for problem in self.refusals)
+        reasons = [problem.reason for problem in self.refusals]
+        raise TransitionRefused(
+            status,
+            "; ".join(reasons),
+            reasons,
+            field=self.refusals[0].field,
+        )
+
+
+def _past_date(key: str, value: str, today: date) -> TransitionRefused | None:
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or len(value) != 10:
+        return TransitionRefused(
+            422,
+            f"{key}: invalid date {value!r}; expected YYYY-MM-DD, "
+            "for example 2026-12-04",
+            field=key,
+        )
+    if parsed > today:
+        return TransitionRefused(
+            422,
+            f"{key}: {value} is in the future (today is {today.isoformat()}); "
+            "give the date of the letter",
+            field=key,
+        )
+    return None
+
+
 @bp.errorhandler(TransitionRefused)
 def _handle_refused(problem: TransitionRefused) -> Response:
     get_session().rollback()
@@ -147,31 +202,35 @@ def create_damage_report() -> Response:
     now = procedure.clock()
     body = _body()
 
-    application = _required_text(body, "application", 200)
-    number = _required_text(body, "memorandum_number", 100)
-    letter_date = _required_text(body, "memorandum_date", 10)
-    try:
-        date.fromisoformat(letter_date)
-    except ValueError:
-        raise TransitionRefused(
-            422,
-            f"memorandum_date: invalid date {letter_date!r}; expected YYYY-MM-DD, "
-            "for example 2026-12-04",
-            field="memorandum_date",
-        ) from None
-    description = _required_text(body, "description", 10_000)
+    problems = _Problems()
+    application = problems.text(body, "application", 200)
+    number = problems.text(body, "memorandum_number", 100)
+    letter_date = problems.text(body, "memorandum_date", 10)
+    today = now.astimezone(procedure.calendar.timezone).date()
+    if letter_date:
+        refusal = _past_date("memorandum_date", letter_date, today)
+        if refusal is not None:
+            problems.add(refusal)
+    description = problems.text(body, "description", 10_000)
     if user.role == "unit":
         unit = body.get("unit") or user.unit
         if unit != user.unit:
-            raise TransitionRefused(
-                403,
-                f"unit: user {user.name!r} belongs to {user.unit!r} and may not "
-                f"report for {unit!r}",
-                field="unit",
+            problems.add(
+                TransitionRefused(
+                    403,
+                    f"unit: user {user.name!r} belongs to {user.unit!r} and may not "
+                    f"report for {unit!r}",
+                    field="unit",
+                )
             )
     else:
-        unit = _required_text(body, "unit", 200)
-    received_at = _time(body, "received_at", now) or now
+        unit = problems.text(body, "unit", 200)
+    received_at = now
+    try:
+        received_at = _time(body, "received_at", now) or now
+    except TransitionRefused as problem:
+        problems.add(problem)
+    problems.raise_any()
 
     session = get_session()
     first_line = description.splitlines()[0]

@@ -373,14 +373,15 @@ def new_report() -> Any:
             },
             procedure,
         )
-        problems = [
-            problem
-            for problem in procedure.workflow.validate_fields(
-                procedure.workflow.first.id, service.open_record(session, case).fields
-            )
-        ]
+        problems = service.value_problems(
+            session,
+            procedure,
+            procedure.workflow.first.id,
+            service.open_record(session, case).fields,
+            procedure.clock(),
+        )
         if problems:
-            raise TransitionRefused(422, "; ".join(problems), problems)
+            raise service.refuse_values(problems)
     except TransitionRefused as problem:
         session.rollback()
         _flash_refusal(problem)

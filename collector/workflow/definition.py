@@ -62,6 +62,8 @@ _FIELD_KEYS = (
     "required_when",
     "user_role",
     "stages",
+    "planned",
+    "choice_names",
 )
 _STAGE_KEYS = ("id", "name", "name_en")
 _NEXT_KEYS = ("to", "when")
@@ -99,6 +101,22 @@ class Field:
     required_when: Mapping[str, tuple[Any, ...]] | None = None
     user_role: str | None = None
     stages: tuple[TestStage, ...] = ()
+    # A date or datetime of something planned may lie in the future; any
+    # other is a time something happened and cannot.
+    planned: bool = False
+    # Choice value -> label shown to people, e.g. "ringan (minor)".
+    choice_names: Mapping[str, str] | None = None
+
+    @property
+    def label(self) -> str:
+        """The field's name for people: Indonesian, then English."""
+        return f"{self.name} ({self.name_en})"
+
+    def choice_label(self, value: str) -> str:
+        """Return the label of a choice value, else the value itself."""
+        if self.choice_names and value in self.choice_names:
+            return self.choice_names[value]
+        return value
 
     def is_required(self, fields: Mapping[str, Any]) -> bool:
         """Return whether this field must be given, knowing the other values."""
@@ -193,6 +211,16 @@ class Refusal:
 
     kind: Literal["role", "transition", "field"]
     message: str
+    # Id of the field at fault, for refusals of kind "field".
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem with a recorded value, and the id of the field it concerns."""
+
+    field: str | None
+    message: str
 
 
 class Workflow:
@@ -254,14 +282,21 @@ class Workflow:
 
     def validate_fields(self, step_id: str, fields: Mapping[str, Any]) -> list[str]:
         """Return the problems of the values recorded for a step (empty if none)."""
+        return [problem.message for problem in self.field_problems(step_id, fields)]
+
+    def field_problems(self, step_id: str, fields: Mapping[str, Any]) -> list[Problem]:
+        """Return the problems of a step's values, each with its field id."""
         step = self.step(step_id)
         known = {field.id for field in step.fields}
-        problems: list[str] = []
+        problems: list[Problem] = []
         for key in fields:
             if key not in known:
                 problems.append(
-                    f"unknown field {key!r} for step {step.id!r}"
-                    + _suggestion(key, known, sorted(known))
+                    Problem(
+                        key,
+                        f"unknown field {key!r} for step {step.id!r}"
+                        + _suggestion(key, known, sorted(known)),
+                    )
                 )
 
         for field in step.fields:
@@ -269,10 +304,15 @@ class Workflow:
             if _is_empty(value):
                 if field.is_required(fields):
                     problems.append(
-                        f"missing required field {field.id!r} for step {step.id!r}"
+                        Problem(
+                            field.id,
+                            f"missing required field {field.id!r} for step {step.id!r}",
+                        )
                     )
                 continue
-            problems.extend(field.check(value))
+            problems.extend(
+                Problem(field.id, message) for message in field.check(value)
+            )
         return problems
 
     def check_transition(
@@ -308,8 +348,11 @@ class Workflow:
                 )
             )
 
-        field_problems = self.validate_fields(step.id, fields)
-        refusals.extend(Refusal("field", problem) for problem in field_problems)
+        field_problems = self.field_problems(step.id, fields)
+        refusals.extend(
+            Refusal("field", problem.message, problem.field)
+            for problem in field_problems
+        )
 
         if not field_problems and to_step in step.targets and not step.final:
             entries = [entry for entry in step.next if entry.to == to_step]

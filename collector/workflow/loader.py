@@ -384,6 +384,13 @@ class _Checker:
                 self.error(path + ("choices",), "a choice field needs choices")
         elif "choices" in field_data:
             self.error(path + ("choices",), "only a choice field takes choices")
+        choice_names = self.choice_names(field_data, path, field_type, choices)
+
+        planned = self.boolean(field_data, path, "planned", False)
+        if "planned" in field_data and field_type not in ("date", "datetime"):
+            self.error(
+                path + ("planned",), "only a date or datetime field takes planned"
+            )
 
         stages: tuple[TestStage, ...] = ()
         if field_type == "test_stages":
@@ -421,7 +428,40 @@ class _Checker:
             required_when=required_when,
             user_role=user_role,
             stages=stages,
+            planned=planned,
+            choice_names=choice_names,
         )
+
+    def choice_names(
+        self, data: dict, path: KeyPath, field_type: Any, choices: tuple[str, ...]
+    ) -> dict[str, str] | None:
+        if "choice_names" not in data:
+            return None
+        key_path = path + ("choice_names",)
+        if field_type != "choice":
+            self.error(key_path, "only a choice field takes choice_names")
+            return None
+        value = data["choice_names"]
+        if not isinstance(value, dict):
+            self.error(
+                key_path,
+                "expected a mapping from each choice to its label, for example "
+                "{minor: ringan (minor)}",
+            )
+            return None
+        names: dict[str, str] = {}
+        for choice, label in value.items():
+            if str(choice) not in choices:
+                self.error(
+                    key_path + (str(choice),),
+                    f"unknown choice {choice!r}"
+                    + _suggestion(str(choice), choices, list(choices)),
+                )
+            elif not isinstance(label, str) or not label.strip():
+                self.error(key_path + (str(choice),), "expected a non-empty label")
+            else:
+                names[str(choice)] = label.strip()
+        return names
 
     def stages(self, data: dict, path: KeyPath) -> tuple[TestStage, ...]:
         value = data.get("stages")

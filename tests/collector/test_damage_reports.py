@@ -202,3 +202,26 @@ def test_report_history_has_memorandum(client: FlaskClient, unit_user: Persona) 
     assert opened["kind"] == "opened"
     assert opened["actor"] == "user:unit-user"
     assert opened["detail"]["memorandum_number"] == "M-12/BU/2026"
+
+
+def test_report_every_problem_named(client: FlaskClient, unit_user: Persona) -> None:
+    answer = report(
+        client,
+        unit_user,
+        application=None,
+        memorandum_date="04-12-2026",
+        description=None,
+    )
+    assert answer.status_code == 422
+    assert answer.get_json() == {
+        "error": "application: missing; give it as text; memorandum_date: invalid "
+        "date '04-12-2026'; expected YYYY-MM-DD, for example 2026-12-04; "
+        "description: missing; give it as text",
+        "reasons": [
+            "application: missing; give it as text",
+            "memorandum_date: invalid date '04-12-2026'; expected YYYY-MM-DD, for "
+            "example 2026-12-04",
+            "description: missing; give it as text",
+        ],
+        "field": "application",
+    }

@@ -180,7 +180,7 @@ def restore_agent_case(
             {"work_done": "disk cleaned", "retest_result": "passed"},
         ),
         (technician, "restored", REPORT),
-        (technician, "closed", {**RESTORED, "back_at": "2026-12-07T14:00:00+07:00"}),
+        (technician, "closed", {**RESTORED, "back_at": "2026-12-07T09:50:00+07:00"}),
     ]
     for minute, (persona, target, fields) in enumerate(steps):
         clock.now = wib(2026, 12, 7, 9, 30 + minute * 5)

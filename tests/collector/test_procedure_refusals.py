@@ -190,6 +190,8 @@ def test_refused_vendor_of_other_vendor(
     case_id: int,
 ) -> None:
     to_analysis(client, head, case_id)
+    # The meeting of COORDINATION is on Tuesday 8 Dec.
+    clock.now = wib(2026, 12, 8, 10)
     steps = [
         ("vendor_notice", analysis("severe")),
         (
@@ -328,3 +330,20 @@ def test_refused_changes_nothing(
     assert body["step"] == "received"
     assert len(body["steps"]) == 1
     assert [event["kind"] for event in body["events"]] == ["opened"]
+
+
+def test_refused_missing_field_named(
+    client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    assert move(client, head, case_id, "assignment").status_code == 200
+    body = refused(move(client, head, case_id, "analysis"), 422)
+    assert body["field"] == "fields.technician"
+
+
+def test_refused_unknown_user_field_named(
+    client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    assert move(client, head, case_id, "assignment").status_code == 200
+    answer = move(client, head, case_id, "analysis", {"technician": "nobody"})
+    body = refused(answer, 422)
+    assert body["field"] == "fields.technician"

@@ -576,3 +576,78 @@ def test_step_unknown(workflow: Workflow) -> None:
         "minor_repair, vendor_notice, coordination, vendor_analysis, "
         "repair_and_test, report, restored"
     )
+
+
+def with_field(field_text: str) -> str:
+    return BASE.replace(
+        "    next: [restored]\n",
+        "    fields:\n" + field_text + "    next: [restored]\n",
+    )
+
+
+def test_load_planned_date(tmp_path: Path) -> None:
+    path = tmp_path / "wf.yaml"
+    path.write_text(
+        with_field(
+            "      - id: visit_date\n"
+            "        type: date\n"
+            "        planned: true\n"
+            "        name: Tanggal kunjungan\n"
+            "        name_en: Visit date\n"
+        ),
+        encoding="utf-8",
+    )
+    assert load_workflow(path).step("received").field("visit_date").planned is True
+
+
+def test_load_planned_on_text(tmp_path: Path) -> None:
+    text = with_field(
+        "      - id: note\n"
+        "        type: text\n"
+        "        planned: true\n"
+        "        name: Catatan\n"
+        "        name_en: Note\n"
+    )
+    assert load_errors(tmp_path, text) == [
+        "wf.yaml:11: steps[0].fields[0].planned: only a date or datetime field "
+        "takes planned"
+    ]
+
+
+def test_load_choice_names_unknown_choice(tmp_path: Path) -> None:
+    text = with_field(
+        "      - id: level\n"
+        "        type: choice\n"
+        "        choices: [minor, severe]\n"
+        "        choice_names: {minor: ringan (minor), sever: berat (severe)}\n"
+        "        name: Tingkat\n"
+        "        name_en: Level\n"
+    )
+    assert load_errors(tmp_path, text) == [
+        "wf.yaml:12: steps[0].fields[0].choice_names.sever: unknown choice "
+        "'sever'; did you mean 'severe'?"
+    ]
+
+
+def test_default_choice_labels(workflow: Workflow) -> None:
+    spec = workflow.step("analysis").field("classification")
+    assert [spec.choice_label(choice) for choice in spec.choices] == [
+        "ringan (minor)",
+        "berat (severe)",
+    ]
+
+
+def test_default_every_choice_labelled(workflow: Workflow) -> None:
+    unlabelled = [
+        f"{step.id}.{spec.id}={choice}"
+        for step in workflow.steps
+        for spec in step.fields
+        for choice in spec.choices
+        if spec.choice_label(choice) == choice
+    ]
+    assert unlabelled == []
+
+
+def test_fields_problem_names_field(workflow: Workflow) -> None:
+    problems = workflow.field_problems("assignment", {})
+    assert [problem.field for problem in problems] == ["technician"]
