@@ -12,7 +12,16 @@ from flask.testing import FlaskClient
 from collector.procedure_status import run_overdue_check
 
 from .conftest import Persona, login
-from .procedure_support import Clock, file_report, move, start_clock, wib
+from .procedure_support import (
+    COORDINATION,
+    VENDOR_NOTICE,
+    Clock,
+    analysis,
+    file_report,
+    move,
+    start_clock,
+    wib,
+)
 
 
 @pytest.fixture
@@ -299,3 +308,46 @@ def test_form_refused_keeps_values(
     assert ">crash in the export module</textarea>" in text
     # The kept values fill the form once, not on every later visit.
     assert "crash in the export module" not in page(client, f"/cases/{case_id}")
+
+
+def stage_select(text: str, stage: str) -> str:
+    start = text.index(f'<select name="f_tests__{stage}__result">')
+    return text[start : text.index("</select>", start)]
+
+
+def to_repair_and_test(
+    client: FlaskClient, clock: Clock, head: Persona, technician: Persona, case_id: int
+) -> None:
+    move(client, head, case_id, "assignment")
+    move(client, head, case_id, "analysis", {"technician": technician.name})
+    clock.now = wib(2026, 12, 8, 10)
+    steps = [
+        ("vendor_notice", analysis("severe")),
+        ("coordination", VENDOR_NOTICE),
+        ("vendor_analysis", COORDINATION),
+        ("repair_and_test", {"root_cause": "export query without index"}),
+    ]
+    for target, fields in steps:
+        assert move(client, technician, case_id, target, fields).status_code == 200
+
+
+def test_form_refused_keeps_test_stages(
+    client: FlaskClient, clock: Clock, head: Persona, technician: Persona, case_id: int
+) -> None:
+    to_repair_and_test(client, clock, head, technician, case_id)
+    token = login(client, technician)
+    client.post(
+        f"/cases/{case_id}/procedure/transition",
+        data={
+            "csrf_token": token,
+            "to": "report",
+            "f_tests__module_and_system__result": "passed",
+            "f_tests__evaluation__result": "failed",
+            "f_tests__evaluation__notes": "export still slow",
+        },
+    )
+    text = page(client, f"/cases/{case_id}")
+    assert '<option value="passed" selected>' in stage_select(text, "module_and_system")
+    assert '<option value="failed" selected>' in stage_select(text, "evaluation")
+    assert 'value="export still slow"' in text
+    assert "selected" not in stage_select(text, "network_and_units")
