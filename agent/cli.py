@@ -20,6 +20,7 @@ from agent.metrics import Metrics, serve
 from agent.scheduler import Scheduler
 from agent.spec import Config, Result, Status
 from agent.spool import Entry, HardStateFile, Spool
+from agent.units import plural
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def validate_command(path: Path) -> int:
         for issue in error.issues:
             print(issue)
         return EXIT_NOT_OK
-    print(f"{path}: {len(config.checks)} checks OK")
+    print(f"{path}: {plural(len(config.checks), 'check')} OK")
     return EXIT_OK
 
 
@@ -251,8 +252,8 @@ def run_once(config: Config, delivery_timeout: float = ONCE_DELIVERY_TIMEOUT) ->
     if delivery is not None and spool is not None:
         if not stop.is_set() and not delivery.wait_until_empty(delivery_timeout):
             log.warning(
-                "%d results stay in the spool %s; the next run sends them",
-                len(spool),
+                "left %s in the spool %s for the next run",
+                plural(len(spool), "result"),
                 spool.directory,
             )
         # A post still in flight must not hold the exit past the timeout. Its
@@ -335,10 +336,10 @@ def run_forever(config: Config, path: Path) -> int:
     signals.install(reload=True)
     stop = threading.Event()
     log.info(
-        "pelihara-agent %s started on host %s with %d checks from %s",
+        "pelihara-agent %s started on host %s with %s from %s",
         __version__,
         settings.host,
-        len(config.checks),
+        plural(len(config.checks), "check"),
         path,
     )
 
@@ -373,9 +374,9 @@ def _reload(path: Path, scheduler: Scheduler, delivery: Delivery | None) -> None
         config = load_config(path)
     except ConfigError as error:
         log.error(
-            "new configuration in %s is invalid (%d issues); keeping the running one",
+            "new configuration in %s is invalid (%s); keeping the running one",
             path,
-            len(error.issues),
+            plural(len(error.issues), "issue"),
         )
         for issue in error.issues:
             log.error("%s", issue)

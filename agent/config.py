@@ -9,6 +9,7 @@ collected and raised together in one `ConfigError`.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -173,7 +174,10 @@ class _Reader(NodeReader):
     @property
     def issues(self) -> list[ConfigIssue]:
         """Return the problems found so far in file order."""
-        ordered = sorted(self.problems, key=lambda problem: problem[0])
+        # The kind is read twice (to pick the kind's options, then with the
+        # common keys), so a bad kind value would be reported twice.
+        unique = list(dict.fromkeys(self.problems))
+        ordered = sorted(unique, key=lambda problem: problem[0])
         return [ConfigIssue(self.file, *problem) for problem in ordered]
 
     # -- whole file ------------------------------------------------------
@@ -221,13 +225,14 @@ class _Reader(NodeReader):
                 return None
             entries = found
         self.reject_unknown(entries, "agent", [option.key for option in AGENT_OPTIONS])
-        values = self.read_options(entries, "agent", AGENT_OPTIONS, node)
-        if values is None:
-            return None
+        # Keys are read one by one, so every bad key of the section is reported.
+        values, invalid = self.read_each_option(entries, "agent", AGENT_OPTIONS, node)
 
         host = values["host"] or socket.gethostname()
         collector = self.read_collector(entries, values["collector"])
-        token = self.read_token(entries, values)
+        token = None
+        if not {"token", "token_file"} & invalid:
+            token = self.read_token(entries, values)
         if collector is not None and not {"token", "token_file"} & entries.keys():
             self.issue(
                 entries["collector"][1],
@@ -235,7 +240,9 @@ class _Reader(NodeReader):
                 "missing; a collector needs token or token_file",
             )
 
-        listen = self.read_listen(entries, values["listen"])
+        listen = None
+        if "listen" not in invalid:
+            listen = self.read_listen(entries, values["listen"])
         euid = os.geteuid() if hasattr(os, "geteuid") else None
         spool = values["spool"] or default_spool(self.environ, euid)
         ca_bundle = values["ca_bundle"]
@@ -245,7 +252,7 @@ class _Reader(NodeReader):
                 "agent.ca_bundle",
                 f"file not found: {ca_bundle}; give the path of a PEM file",
             )
-        if listen is None:
+        if listen is None or invalid:
             return None
         return AgentSettings(
             host=host,
@@ -396,6 +403,12 @@ class _Reader(NodeReader):
         return checks
 
     def read_check(self, node: yaml.Node, key: str) -> CheckSpec | None:
+        """Return the check in `node`, or None after reporting its problems.
+
+        Every key is read even after another one failed, and each rule
+        across keys runs when the keys it needs are valid, so one run of
+        the loader reports every independent problem of the check.
+        """
         entries = self.mapping(node, key, "a check")
         if entries is None:
             return None
@@ -409,46 +422,64 @@ class _Reader(NodeReader):
         common = {
             name: entry for name, entry in entries.items() if name in _COMMON_KEYS
         }
-        values = self.read_options(common, key, CHECK_OPTIONS, node)
-        if kind_module is None or values is None:
-            return None
+        values, bad_common = self.read_each_option(common, key, CHECK_OPTIONS, node)
         own = {
             name: entry for name, entry in entries.items() if name not in _COMMON_KEYS
         }
-        options = self.read_options(own, key, kind_options, node, kind=values["kind"])
-        if options is None:
-            return None
+        options: dict[str, Any] = {}
+        bad_options: set[str] = set()
+        if kind_module is not None:
+            options, bad_options = self.read_each_option(
+                own, key, kind_options, node, kind=values["kind"]
+            )
 
         name = values["name"]
-        if not _CHECK_NAME.fullmatch(name):
+        name_valid = "name" not in bad_common
+        if name_valid and not _CHECK_NAME.fullmatch(name):
             self.issue(
                 entries["name"][1],
                 f"{key}.name",
                 f"invalid name '{name}'; use up to 100 letters, digits, '.', '_' "
                 "and '-', starting with a letter or digit",
             )
-            return None
-        category = self.read_category(entries, key, values["category"], kind_module)
-        open_case_on = self.read_open_case_on(entries, key, values["open_case_on"])
-        self.resolve_timeout(entries, key, values)
-        if not self.check_thresholds(entries, key, kind_module, options):
+            name_valid = False
+        category = None
+        if kind_module is not None and "category" not in bad_common:
+            category = self.read_category(entries, key, values["category"], kind_module)
+        open_case_on = None
+        if "open_case_on" not in bad_common:
+            open_case_on = self.read_open_case_on(entries, key, values["open_case_on"])
+        timing_valid = not {"interval", "timeout"} & bad_common
+        if timing_valid:
+            self.resolve_timeout(entries, key, values)
+        if kind_module is None:
             return None
 
-        context = OptionContext(
-            check=name,
-            base_dir=self.base_dir,
-            interval=values["interval"],
-            timeout=values["timeout"],
+        thresholds_valid = self.check_thresholds(
+            entries, key, kind_module, options, bad_options
         )
-        problems = (
-            kind_module.prepare(options, context)
-            if hasattr(kind_module, "prepare")
-            else []
-        )
+        problems: list[tuple[str, str]] = []
+        if not bad_options and timing_valid and hasattr(kind_module, "prepare"):
+            context = OptionContext(
+                check=name or "",
+                base_dir=self.base_dir,
+                interval=values["interval"],
+                timeout=values["timeout"],
+            )
+            problems = kind_module.prepare(options, context)
         for option_key, message in problems:
             where = entries[option_key][1] if option_key in entries else node
             self.issue(where, f"{key}.{option_key}" if option_key else key, message)
-        if problems or category is None or open_case_on is None:
+        if (
+            bad_common
+            or bad_options
+            or problems
+            or not name_valid
+            or not timing_valid
+            or not thresholds_valid
+            or category is None
+            or open_case_on is None
+        ):
             return None
 
         return CheckSpec(
@@ -474,11 +505,12 @@ class _Reader(NodeReader):
         if kind is None:
             return None
         if kind not in KINDS:
-            self.issue(
-                node,
-                f"{key}.kind",
-                f"unknown kind '{kind}'; use one of {', '.join(KINDS)}",
-            )
+            close = difflib.get_close_matches(kind, KINDS, n=1)
+            if close:
+                hint = f"did you mean '{close[0]}'?"
+            else:
+                hint = f"use one of {', '.join(KINDS)}"
+            self.issue(node, f"{key}.kind", f"unknown kind '{kind}'; {hint}")
             return None
         return load_kind(kind)
 
@@ -533,10 +565,17 @@ class _Reader(NodeReader):
             )
 
     def check_thresholds(
-        self, entries: dict, key: str, kind_module: ModuleType, options: dict
+        self,
+        entries: dict,
+        key: str,
+        kind_module: ModuleType,
+        options: dict,
+        invalid: set[str],
     ) -> bool:
         valid = True
         for pair in getattr(kind_module, "THRESHOLDS", ()):
+            if {pair.warning, pair.critical} & invalid:
+                continue  # the invalid value has its own error
             warning, critical = options[pair.warning], options[pair.critical]
             if warning is None or critical is None:
                 continue
@@ -597,7 +636,7 @@ class _Reader(NodeReader):
             key, item, _ = depends[cycle[0]]
             path = " -> ".join([*cycle, cycle[0]])
             self.issue(
-                item,
+                _key_node(item, "depends_on") or item,
                 f"{key}.depends_on",
                 f"dependency cycle {path}; remove one of these dependencies",
             )
@@ -629,6 +668,14 @@ def _declared_name(item: yaml.Node) -> list[str]:
         if key_node.value == "name" and isinstance(value_node, yaml.ScalarNode):
             return [value_node.value]
     return []
+
+
+def _key_node(item: yaml.Node, name: str) -> yaml.Node | None:
+    """Return the key node `name:` of a mapping entry, for errors about the key."""
+    for key_node, _ in item.value:
+        if key_node.value == name:
+            return key_node
+    return None
 
 
 def _dependency_nodes(item: yaml.Node, check: CheckSpec) -> list[tuple[str, yaml.Node]]:

@@ -31,6 +31,7 @@ from agent.metrics import Metrics
 from agent.runner import one_line
 from agent.spec import redact_url
 from agent.spool import Entry, Spool
+from agent.units import plural
 
 log = logging.getLogger(__name__)
 
@@ -197,9 +198,9 @@ class Delivery:
         if ok:
             if self._failures:
                 log.info(
-                    "delivery to %s works again after %d failed attempts",
+                    "delivery to %s works again after %s",
                     redact_url(target.collector),
-                    self._failures,
+                    plural(self._failures, "failed attempt"),
                 )
             self._failures = 0
             self._last_success = self._clock()
@@ -231,7 +232,9 @@ class Delivery:
             self.spool.ack(entries)
             if self._metrics is not None:
                 self._metrics.delivered_results.inc(len(entries))
-            log.debug("collector acknowledged %d results: %s", len(entries), detail)
+            log.debug(
+                "collector acknowledged %s: %s", plural(len(entries), "result"), detail
+            )
             return True
 
         if status is not None and 400 <= status < 500 and status not in RETRY_STATUSES:
@@ -239,8 +242,8 @@ class Delivery:
 
         self._count_failure(_failure_class(status, detail))
         log.error(
-            "delivery of %d results to %s failed: %s",
-            len(entries),
+            "delivery of %s to %s failed: %s",
+            plural(len(entries), "result"),
             redact_url(target.collector),
             detail,
         )

@@ -26,6 +26,7 @@ from agent.metrics import Metrics
 from agent.runner import Run, Runner
 from agent.spec import CheckSpec, Config, Outcome, Result, Status
 from agent.state import CheckState, advance
+from agent.units import plural
 
 log = logging.getLogger(__name__)
 
@@ -276,9 +277,9 @@ class Scheduler:
         if removed:
             self._persist_hard_states()
         log.info(
-            "configuration %s loaded: %d checks (%d added, %d removed)",
+            "configuration %s loaded: %s (%d added, %d removed)",
             config.source,
-            len(slots),
+            plural(len(slots), "check"),
             len(added),
             len(removed),
         )

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.spec import Status
+from agent.units import plural
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +91,9 @@ class Spool:
         self.refresh()
         if self._entries:
             log.info(
-                "spool %s contains %d results from an earlier run",
+                "spool %s contains %s from an earlier run",
                 self.directory,
-                len(self._entries),
+                plural(len(self._entries), "result"),
             )
 
     def _remove_stale_temp_files(self) -> int:

@@ -117,3 +117,8 @@ def format_size(size: float) -> str:
 def format_percent(value: float) -> str:
     """Return `value` as text like `93.1%`."""
     return f"{value:.1f}%"
+
+
+def plural(count: int, noun: str) -> str:
+    """Return `count` with `noun`, adding an s unless the count is 1: `1 issue`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -203,8 +203,24 @@ class NodeReader:
         kind: str = "",
     ) -> dict[str, Any] | None:
         """Return every option's value (default when unset), or None on errors."""
+        values, invalid = self.read_each_option(entries, key, options, node, kind)
+        return None if invalid else values
+
+    def read_each_option(
+        self,
+        entries: dict,
+        key: str,
+        options: tuple[Option, ...],
+        node: yaml.Node | None = None,
+        kind: str = "",
+    ) -> tuple[dict[str, Any], set[str]]:
+        """Return every option's value and the keys that were invalid or missing.
+
+        An invalid key's value is None, so rules across keys can skip it and
+        still report the problems of the other keys.
+        """
         values: dict[str, Any] = {}
-        valid = True
+        invalid: set[str] = set()
         for option in options:
             entry = entries.get(option.key)
             if entry is None or is_null(entry[1]):
@@ -214,7 +230,7 @@ class NodeReader:
                         where = entry[1]
                     needed = f"{kind} checks need it" if kind else "add it"
                     self.issue(where, join_key(key, option.key), f"missing; {needed}")
-                    valid = False
+                    invalid.add(option.key)
                 values[option.key] = _copy_default(option.default)
                 continue
             try:
@@ -223,8 +239,9 @@ class NodeReader:
                 )
             except Invalid as error:
                 self.issue(entry[1], join_key(key, option.key), str(error))
-                valid = False
-        return values if valid else None
+                values[option.key] = None
+                invalid.add(option.key)
+        return values, invalid
 
     def convert(self, option: Option, node: yaml.Node, key: str) -> Any:
         """Return the value of `node` converted to the option's type."""

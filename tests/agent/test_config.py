@@ -380,6 +380,21 @@ def test_agent_collector_query_token_redacted(write_config: ConfigWriter) -> Non
     ]
 
 
+def test_agent_every_bad_key_reported(write_config: ConfigWriter) -> None:
+    path = write_config(
+        "agent:\n  spool_max_size: huge\n  listen: nowhere\n  batch_size: 0\n"
+        + MINIMAL_CHECK
+    )
+
+    assert config_messages(path) == [
+        f"{path}:2: agent.spool_max_size: invalid size 'huge'; write it like "
+        "500MiB, 1.5GB or 1024 (bytes)",
+        f"{path}:3: agent.listen: invalid address 'nowhere'; write it like "
+        "127.0.0.1:9531",
+        f"{path}:4: agent.batch_size: 0 is below the minimum 1; use a larger value",
+    ]
+
+
 def test_agent_listen_ipv6(write_config: ConfigWriter) -> None:
     path = write_config("agent:\n  listen: '[::1]:9600'\n" + MINIMAL_CHECK)
 

@@ -45,13 +45,111 @@ def test_checks_unknown_key_lists_known_keys(write_config: ConfigWriter) -> None
     ]
 
 
-def test_checks_unknown_kind(write_config: ConfigWriter) -> None:
+def test_checks_unknown_kind_suggests_close_kind(write_config: ConfigWriter) -> None:
     path = write_config("checks:\n  - name: a\n    kind: dsk\n")
 
     assert config_messages(path) == [
-        f"{path}:3: checks[0].kind: unknown kind 'dsk'; use one of http, tcp, tls, "
-        "process, command, sql, disk, memory, swap, cpu, load, temperature, "
-        "network, uptime, backup"
+        f"{path}:3: checks[0].kind: unknown kind 'dsk'; did you mean 'disk'?"
+    ]
+
+
+def test_checks_unknown_kind_lists_kinds(write_config: ConfigWriter) -> None:
+    path = write_config("checks:\n  - name: x\n    kind: nosuchkind\n")
+
+    assert config_messages(path) == [
+        f"{path}:3: checks[0].kind: unknown kind 'nosuchkind'; use one of http, "
+        "tcp, tls, process, command, sql, disk, memory, swap, cpu, load, "
+        "temperature, network, uptime, backup"
+    ]
+
+
+def test_checks_every_error_of_one_check(write_config: ConfigWriter) -> None:
+    path = write_config(
+        """\
+        checks:
+          - name: mail
+            kind: tcp
+            host: 127.0.0.1
+            port: 70000
+            interval: 1m
+            timeout: 5m
+            retries: many
+        """
+    )
+
+    assert config_messages(path) == [
+        f"{path}:5: checks[0].port: 70000 is above the maximum 65535; use a "
+        "smaller value",
+        f"{path}:7: checks[0].timeout: the timeout 5m is longer than the interval "
+        "1m; use a shorter timeout",
+        f"{path}:8: checks[0].retries: invalid whole number 'many'; write it like 3",
+    ]
+
+
+def test_checks_threshold_order_beside_bad_key(write_config: ConfigWriter) -> None:
+    path = write_config(
+        """\
+        checks:
+          - name: root-disk
+            kind: disk
+            path: /
+            warning: 95%
+            critical: 90%
+            open_case_on: [sometimes]
+        """
+    )
+
+    assert config_messages(path) == [
+        f"{path}:5: checks[0].warning: warning 95% must be below critical 90%; "
+        "swap or change the values",
+        f"{path}:7: checks[0].open_case_on[0]: invalid status 'sometimes'; use "
+        "warning, critical or unknown",
+    ]
+
+
+def test_checks_invalid_threshold_not_compared(write_config: ConfigWriter) -> None:
+    path = write_config(
+        """\
+        checks:
+          - name: root-disk
+            kind: disk
+            path: /
+            warning: lots
+            critical: 50%
+        """
+    )
+
+    assert config_messages(path) == [
+        f"{path}:5: checks[0].warning: invalid percent 'lots'; write it like 90%"
+    ]
+
+
+def test_checks_prepare_runs_beside_common_error(
+    write_config: ConfigWriter,
+) -> None:
+    path = write_config(
+        """\
+        checks:
+          - name: web
+            kind: http
+            url: ftp://127.0.0.1/
+            recover_after: 0
+        """
+    )
+
+    assert config_messages(path) == [
+        f"{path}:4: checks[0].url: invalid URL 'ftp://127.0.0.1/'; write it like "
+        "http://127.0.0.1:8080/",
+        f"{path}:5: checks[0].recover_after: 0 is below the minimum 1; use a "
+        "larger value",
+    ]
+
+
+def test_checks_bad_kind_value_reported_once(write_config: ConfigWriter) -> None:
+    path = write_config("checks:\n  - name: x\n    kind: [tcp]\n")
+
+    assert config_messages(path) == [
+        f"{path}:3: checks[0].kind: expected text, not a list or mapping"
     ]
 
 
@@ -187,7 +285,7 @@ def test_checks_dependency_cycle(write_config: ConfigWriter) -> None:
     )
 
     assert config_messages(path) == [
-        f"{path}:2: checks[0].depends_on: dependency cycle a -> c -> b -> a; remove "
+        f"{path}:4: checks[0].depends_on: dependency cycle a -> c -> b -> a; remove "
         "one of these dependencies"
     ]
 
@@ -196,7 +294,7 @@ def test_checks_self_dependency(write_config: ConfigWriter) -> None:
     path = write_config("checks:\n  - name: a\n    kind: memory\n    depends_on: [a]\n")
 
     assert config_messages(path) == [
-        f"{path}:2: checks[0].depends_on: dependency cycle a -> a; remove one of "
+        f"{path}:4: checks[0].depends_on: dependency cycle a -> a; remove one of "
         "these dependencies"
     ]
 

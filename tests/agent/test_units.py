@@ -11,6 +11,7 @@ from agent.units import (
     parse_duration,
     parse_percent,
     parse_size,
+    plural,
 )
 
 
@@ -119,3 +120,9 @@ def test_units_format_duration(seconds: float, text: str) -> None:
 )
 def test_units_format_size(size: int, text: str) -> None:
     assert format_size(size) == text
+
+
+def test_plural_one_and_many() -> None:
+    assert plural(1, "issue") == "1 issue"
+    assert plural(0, "issue") == "0 issues"
+    assert plural(2, "check") == "2 checks"

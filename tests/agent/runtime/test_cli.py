@@ -77,6 +77,14 @@ def test_cli_validate_valid_file(tmp_path: Path) -> None:
     assert completed.stdout == "checks.yaml: 2 checks OK\n"
 
 
+def test_cli_validate_one_check_singular(tmp_path: Path) -> None:
+    write_config(tmp_path, command_check("a", "exit 0"))
+
+    completed = run_agent("validate", "checks.yaml", cwd=tmp_path)
+
+    assert completed.stdout == "checks.yaml: 1 check OK\n"
+
+
 def test_cli_validate_prints_every_issue(tmp_path: Path) -> None:
     checks = (
         "  - name: a\n    kind: nosuchkind\n"
@@ -178,7 +186,7 @@ def test_cli_once_keeps_results_for_next_run(
     second = run_agent("run", "--config", "checks.yaml", "--once", cwd=tmp_path)
 
     assert first.returncode == 0
-    assert "results stay in the spool" in first.stderr
+    assert "left 1 result in the spool" in first.stderr
     assert len(left_over) == 1
     assert second.returncode == 0
     assert left_over[0] in collector.ids()
@@ -360,7 +368,7 @@ def test_cli_sighup_reloads_and_rejects_invalid(tmp_path: Path) -> None:
 
     assert first_ran is True
     assert still_running is True
-    assert "is invalid (1 issues); keeping the running one" in stderr
+    assert "is invalid (1 issue); keeping the running one" in stderr
     assert "checks.yaml:2: invalid YAML" in stderr
     assert second_ran is True
     assert first_gone is True
