@@ -41,6 +41,9 @@ class _Slot:
     spec: CheckSpec
     next_due: float
     state: CheckState = field(default_factory=CheckState)
+    # False until the check has a confirmed result or a saved hard state, so
+    # the first confirmed result is not logged as a change from OK.
+    known: bool = False
 
 
 class Scheduler:
@@ -83,6 +86,7 @@ class Scheduler:
                 spec,
                 now + self._draw_splay(spec),
                 CheckState(hard=saved.get(spec.name, Status.OK)),
+                known=spec.name in saved,
             )
             for spec in config.checks
         }
@@ -186,9 +190,11 @@ class Scheduler:
         with self._lock:
             slot = self._slots.get(spec.name)
             before = slot.state if slot is not None else CheckState()
+            first = slot is None or not slot.known
             verdict = advance(before, outcome.status, spec.retries, spec.recover_after)
             if slot is not None:
                 slot.state = verdict.state
+                slot.known = slot.known or verdict.confirmed
                 if verdict.retry:
                     retry_due = self._clock() + spec.retry_interval
                     slot.next_due = min(slot.next_due, retry_due)
@@ -208,7 +214,7 @@ class Scheduler:
             suppressed=suppressed,
             open_case_on=spec.open_case_on,
         )
-        _log_result(result, before, verdict.state)
+        _log_result(result, before, verdict.state, first)
         if verdict.state.hard != before.hard:
             self._persist_hard_states()
         # Listeners first: the spool must get the result even if a kind
@@ -267,7 +273,7 @@ class Scheduler:
                     slots[spec.name] = _Slot(spec, now + self._draw_splay(spec))
                     continue
                 next_due = min(old.next_due, now + spec.interval)
-                slots[spec.name] = _Slot(spec, next_due, old.state)
+                slots[spec.name] = _Slot(spec, next_due, old.state, old.known)
             added = slots.keys() - self._slots.keys()
             removed = self._slots.keys() - slots.keys()
             self._slots = slots
@@ -367,8 +373,18 @@ class Scheduler:
         released.update(ready)
 
 
-def _log_result(result: Result, before: CheckState, after: CheckState) -> None:
-    if after.hard != before.hard:
+def _log_result(
+    result: Result, before: CheckState, after: CheckState, first: bool
+) -> None:
+    """Log a hard change at WARNING; `first` means no earlier hard state exists."""
+    if after.hard != before.hard and first:
+        log.warning(
+            "check %s: first result %s: %s",
+            result.check,
+            after.hard.name,
+            result.message,
+        )
+    elif after.hard != before.hard:
         log.warning(
             "check %s is now %s (was %s): %s",
             result.check,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from agent.metrics import Metrics
 from agent.runner import Runner
@@ -412,3 +415,48 @@ def test_scheduler_reports_confirmed_failure_state(runner: Runner) -> None:
     scheduler.run_once()
 
     assert saved == [{"c1": Status.WARNING, "other": Status.OK}]
+
+
+def test_scheduler_logs_first_failure_as_first(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = make_spec(options={"status": "CRITICAL", "message": "disk gone"})
+    scheduler = Scheduler(make_config(spec), runner=runner, splay=False)
+
+    with caplog.at_level(logging.WARNING, logger="agent.scheduler"):
+        scheduler.run_once()
+
+    assert caplog.messages == ["check c1: first result CRITICAL: disk gone"]
+
+
+def test_scheduler_logs_change_from_saved_state(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = make_spec(options={"status": "CRITICAL", "message": "disk gone"})
+    scheduler = Scheduler(
+        make_config(spec),
+        runner=runner,
+        splay=False,
+        hard_states={"c1": Status.WARNING},
+    )
+
+    with caplog.at_level(logging.WARNING, logger="agent.scheduler"):
+        scheduler.run_once()
+
+    assert caplog.messages == ["check c1 is now CRITICAL (was WARNING): disk gone"]
+
+
+def test_scheduler_logs_later_failure_as_change(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = make_spec(
+        options={"statuses": ["OK", "CRITICAL"], "message": "disk gone"},
+        interval=1.0,
+    )
+    scheduler = Scheduler(make_config(spec), runner=runner, splay=False)
+    scheduler.run_once()
+
+    with caplog.at_level(logging.WARNING, logger="agent.scheduler"):
+        scheduler.run_once()
+
+    assert caplog.messages == ["check c1 is now CRITICAL (was OK): disk gone"]
