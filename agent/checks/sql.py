@@ -276,6 +276,8 @@ def _first_value(rows: list[Any]) -> str:
 # max_statement_time, MySQL's max_execution_time and socket timeouts.
 _TIMEOUT_MARKS = ("statement timeout", "interrupted", "timed out", "timeout expired")
 
+_CONNECTION_FAILED = "connection failed:"
+
 # Words that mean no server listens at the address or it cannot be reached.
 _REFUSED_MARKS = ("refused", "can't connect", "could not connect", "no route")
 
@@ -301,9 +303,12 @@ def _failure(
             Status.CRITICAL, f"{shown}: query failed: {detail}", reason="error"
         )
     refused = any(mark in lowered for mark in _REFUSED_MARKS)
+    # psycopg 3 starts its errors with the same words as this message.
+    if lowered.startswith(_CONNECTION_FAILED):
+        detail = detail[len(_CONNECTION_FAILED) :].lstrip()
     return Outcome(
         Status.CRITICAL,
-        f"{shown}: connection failed: {detail}",
+        f"{shown}: {_CONNECTION_FAILED} {detail}",
         reason="refused" if refused else "error",
     )
 

@@ -157,7 +157,8 @@ def test_sql_refused_hides_password(make_check: MakeCheck, closed_port: int) -> 
     assert outcome.status is Status.CRITICAL
     assert outcome.message.startswith(
         f"postgresql+psycopg://postgres:***@127.0.0.1:{closed_port}/test: "
-        "connection failed: "
+        'connection failed: connection to server at "127.0.0.1", port '
+        f"{closed_port} failed: Connection refused"
     )
     assert "hunter2" not in outcome.message
     assert outcome.reason == "refused"
