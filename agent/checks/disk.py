@@ -127,10 +127,10 @@ def run(
                 call_with_timeout(functools.partial(measure, path, statvfs), remaining)
             )
         except CallTimeout:
-            # A hung filesystem is down for every program that uses it, so it
-            # is CRITICAL like any target that does not respond in time.
+            # The agent could not measure the filesystem, so the result is
+            # UNKNOWN; the thread is abandoned instead of hanging the agent.
             return Outcome(
-                Status.CRITICAL,
+                Status.UNKNOWN,
                 f"statvfs of {path} did not return within {timeout:g}s; "
                 "the mount may hang",
                 reason="timeout",
