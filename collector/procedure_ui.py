@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -47,7 +49,8 @@ from collector.procedure import (
     current_procedure,
 )
 from collector.procedure_status import case_procedure_json
-from collector.workflow import END, Step
+from collector.workflow import END, Step, Workflow
+from collector.workflow.definition import Field
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +85,219 @@ def working_minutes(value: int) -> str:
     return f"{sign}{hours} j {minutes:02d} m"
 
 
-def _flash_refusal(problem: TransitionRefused) -> None:
+# Labels of the history's own keys; step values use their workflow names.
+DETAIL_LABELS = {
+    "from": "Dari tahap (from step)",
+    "to": "Ke tahap (to step)",
+    "late": "Terlambat (late)",
+    "due_at": "Tenggat (due)",
+    "resolution": "Penyelesaian (resolution)",
+    "reason": "Alasan (reason)",
+    "text": "Komentar (comment)",
+    "step": "Tahap (step)",
+    "record_id": "Catatan tahap (step record)",
+    "round": "Putaran (round)",
+    "steps": "Tahap (steps)",
+    "memorandum_number": "Nomor memorandum (memorandum number)",
+    "memorandum_date": "Tanggal memorandum (memorandum date)",
+    "description": "Uraian (description)",
+    "technician": "Pelaksana (technician)",
+    "classification": "Tingkat kerusakan (fault classification)",
+    "root_cause": "Penyebab kerusakan (root cause)",
+    "report": "Laporan (report)",
+    "vendor": "Pengembang/konsultan (vendor)",
+    "channel": "Sarana (channel)",
+    "addressed_to": "Ditujukan kepada (addressed to)",
+}
+RESOLUTION_LABELS = {
+    "restored": "normal kembali (restored)",
+    "false_alarm": "alarm palsu (false alarm)",
+    "duplicate": "duplikat (duplicate)",
+}
+STAGE_RESULTS = {"passed": "lulus (passed)", "failed": "gagal (failed)"}
+_QUOTED = re.compile(r"'([A-Za-z0-9_.]+)'")
+
+
+def yes_no(value: bool) -> str:
+    """Render a boolean for people: Ya (yes) or Tidak (no)."""
+    return "Ya (yes)" if value else "Tidak (no)"
+
+
+def step_label(workflow: Workflow, step_id: Any) -> str:
+    """Return a step's name for people, e.g. "Analisa sistem aplikasi (System
+    analysis)"; an id the workflow does not know is shown as it is."""
+    if step_id == END:
+        return "Kasus ditutup (case closed)"
+    if isinstance(step_id, str) and workflow.has_step(step_id):
+        step = workflow.step(step_id)
+        return f"{step.name} ({step.name_en})"
+    return str(step_id)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return yes_no(value)
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}: {_plain(item)}" for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(item) for item in value)
+    return str(value)
+
+
+def field_value(spec: Field | None, value: Any) -> str:
+    """Render a recorded value of a step for people, by its field type."""
+    if spec is None:
+        return _plain(value)
+    if spec.type == "choice" and isinstance(value, str):
+        return spec.choice_label(value)
+    if spec.type == "datetime" and isinstance(value, str):
+        try:
+            return local_time(value)
+        except ValueError:
+            return value
+    if spec.type == "test_stages" and isinstance(value, Mapping):
+        parts = []
+        for stage in spec.stages:
+            outcome = value.get(stage.id)
+            if not isinstance(outcome, Mapping):
+                continue
+            text = f"{stage.name}: {STAGE_RESULTS.get(outcome.get('result'), '-')}"
+            if outcome.get("notes"):
+                text += f" ({outcome['notes']})"
+            parts.append(text)
+        return "; ".join(parts) or "-"
+    return _plain(value)
+
+
+def field_pairs(
+    workflow: Workflow, step_id: Any, fields: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """Return a step's recorded values as (label, value) pairs for people."""
+    step = (
+        workflow.step(step_id)
+        if isinstance(step_id, str) and workflow.has_step(step_id)
+        else None
+    )
+    pairs = []
+    for key, value in fields.items():
+        spec = None
+        if step is not None:
+            spec = next((item for item in step.fields if item.id == key), None)
+        label = spec.label if spec is not None else DETAIL_LABELS.get(key, key)
+        pairs.append((label, field_value(spec, value)))
+    return pairs
+
+
+def event_detail(event: Any) -> list[tuple[str, str]]:
+    """Return the detail of a history entry as (label, value) pairs for people.
+
+    Step ids become step names, booleans Ya/Tidak, times the bureau's local
+    time, and step values are labelled with their workflow names.
+    """
+    detail = getattr(event, "detail", None) or {}
+    workflow = current_procedure().workflow
+    pairs: list[tuple[str, str]] = []
+    for key, value in detail.items():
+        label = DETAIL_LABELS.get(key, key)
+        if key in ("from", "to", "step"):
+            pairs.append((label, step_label(workflow, value)))
+        elif key == "fields" and isinstance(value, Mapping):
+            pairs.extend(field_pairs(workflow, detail.get("from"), value))
+        elif key == "changed" and isinstance(value, Mapping):
+            for name, change in field_pairs_changed(workflow, detail, value):
+                pairs.append((name, change))
+        elif key == "resolution":
+            pairs.append((label, RESOLUTION_LABELS.get(value, _plain(value))))
+        elif key == "classification" and isinstance(value, str):
+            spec = _find_field(workflow, "classification")
+            pairs.append((label, field_value(spec, value)))
+        elif key == "steps" and isinstance(value, list):
+            names = [
+                step_label(workflow, item.get("step"))
+                for item in value
+                if isinstance(item, Mapping)
+            ]
+            pairs.append((label, ", ".join(names) or "-"))
+        elif key.endswith("_at") and isinstance(value, str):
+            try:
+                pairs.append((label, local_time(value)))
+            except ValueError:
+                pairs.append((label, value))
+        else:
+            pairs.append((label, _plain(value)))
+    return pairs
+
+
+def field_pairs_changed(
+    workflow: Workflow, detail: Mapping[str, Any], changed: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """Return the changes of an edit entry as (label, "old → new") pairs."""
+    step_id = detail.get("step")
+    step = workflow.step(step_id) if workflow.has_step(str(step_id)) else None
+    pairs = []
+    for key, change in changed.items():
+        spec = None
+        if step is not None:
+            spec = next((item for item in step.fields if item.id == key), None)
+        label = spec.label if spec is not None else key
+        if isinstance(change, Mapping):
+            text = (
+                f"{field_value(spec, change.get('from'))} → "
+                f"{field_value(spec, change.get('to'))}"
+            )
+        else:
+            text = _plain(change)
+        pairs.append((label, text))
+    return pairs
+
+
+def _find_field(workflow: Workflow, field_id: str) -> Field | None:
+    for step in workflow.steps:
+        for spec in step.fields:
+            if spec.id == field_id:
+                return spec
+    return None
+
+
+def readable_reason(workflow: Workflow, step_id: str | None, reason: str) -> str:
+    """Replace the quoted field and step ids of a refusal with their names.
+
+    The API keeps the ids, so 'classification' in an API error is
+    "Tingkat kerusakan (Fault classification)" on the page.
+    """
+    step = workflow.step(step_id) if step_id and workflow.has_step(step_id) else None
+
+    def name(match: re.Match[str]) -> str:
+        token = match.group(1)
+        head, _, rest = token.partition(".")
+        if step is not None:
+            spec = next((item for item in step.fields if item.id == head), None)
+            if spec is not None:
+                if not rest:
+                    return f'"{spec.label}"'
+                stage_id = rest.split(".")[0]
+                stage = next((s for s in spec.stages if s.id == stage_id), None)
+                if stage is not None:
+                    return f'"{spec.label} / {stage.name} ({stage.name_en})"'
+        if workflow.has_step(token):
+            return f'"{step_label(workflow, token)}"'
+        return match.group(0)
+
+    return _QUOTED.sub(name, reason)
+
+
+def _flash_refusal(problem: TransitionRefused, step_id: str | None = None) -> None:
+    workflow = current_procedure().workflow
     for reason in problem.reasons:
-        flash(reason, "error")
+        flash(readable_reason(workflow, step_id, reason), "error")
+
+
+def zone_name() -> str:
+    """Return the short name of the calendar's zone, e.g. WIB."""
+    zone = current_procedure().calendar.timezone
+    return datetime.now(zone).strftime("%Z")
 
 
 def _form_value(spec: Any, form: MultiDict, zone: Any) -> Any:
@@ -178,6 +391,8 @@ def procedure_panel(case: Case) -> dict[str, Any]:
                 )
 
     rounds = sorted({view["round"] for view in data["steps"]})
+    for view in data["steps"]:
+        view["field_pairs"] = field_pairs(workflow, view["id"], view["fields"])
     return {
         **data,
         "step": step,
@@ -224,13 +439,13 @@ def transition(case_id: int) -> Response:
         session.commit()
     except TransitionRefused as problem:
         session.rollback()
-        _flash_refusal(problem)
+        _flash_refusal(problem, step.id)
         _keep_form(case, step.id, fields)
         return _back(case)
     flash(
         "Kasus ditutup (case closed)."
         if target == END
-        else f"Tahap berikutnya (next step): {target}",
+        else f"Tahap berikutnya (next step): {step_label(procedure.workflow, target)}",
         "info",
     )
     return _back(case)
@@ -512,3 +727,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["procedure_panel"] = procedure_panel
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["working_minutes"] = working_minutes
+    app.jinja_env.filters["event_detail"] = event_detail
+    app.jinja_env.globals["zone_name"] = zone_name

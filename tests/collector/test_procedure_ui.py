@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from collector.procedure_status import run_overdue_check
 
@@ -112,9 +113,11 @@ def test_form_refusal_flashed(client: FlaskClient, head: Persona, case_id: int) 
         data={"csrf_token": token, "to": "report"},
     )
     text = page(client, f"/cases/{case_id}")
-    assert "step 'received' cannot go to 'report'; allowed next steps: assignment" in (
-        text
-    )
+    assert (
+        'step "Laporan kerusakan diterima (Damage report received)" cannot go to '
+        '"Laporan hasil perbaikan dan pemeliharaan (Repair and maintenance report)"'
+        "; allowed next steps: assignment"
+    ) in text
 
 
 def test_form_user_field_lists_technicians(
@@ -304,7 +307,10 @@ def test_form_refused_keeps_values(
         },
     )
     text = page(client, f"/cases/{case_id}")
-    assert "missing required field 'classification' for step 'analysis'" in text
+    assert (
+        'missing required field "Tingkat kerusakan (Fault classification)" for '
+        'step "Analisa sistem aplikasi (System analysis)"'
+    ) in text
     assert ">crash in the export module</textarea>" in text
     # The kept values fill the form once, not on every later visit.
     assert "crash in the export module" not in page(client, f"/cases/{case_id}")
@@ -351,3 +357,84 @@ def test_form_refused_keeps_test_stages(
     assert '<option value="failed" selected>' in stage_select(text, "evaluation")
     assert 'value="export still slow"' in text
     assert "selected" not in stage_select(text, "network_and_units")
+
+
+def test_panel_choice_labels(
+    client: FlaskClient, head: Persona, technician: Persona, case_id: int
+) -> None:
+    move(client, head, case_id, "assignment")
+    move(client, head, case_id, "analysis", {"technician": technician.name})
+    login(client, technician)
+    text = page(client, f"/cases/{case_id}")
+    assert '<option value="minor" >ringan (minor)</option>' in text
+    assert '<option value="severe" >berat (severe)</option>' in text
+
+
+def test_panel_recorded_values_labelled(
+    client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    login(client, head)
+    text = page(client, f"/cases/{case_id}")
+    assert (
+        '<span class="key">Sumber laporan (Report source)</span>: '
+        "memorandum (memorandum)"
+    ) in text
+
+
+def test_panel_times_name_zone(
+    client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    login(client, head)
+    text = page(client, f"/cases/{case_id}")
+    assert '<th>Tenggat <span class="en">(Due)</span>, WIB</th>' in text
+    assert "<td>2026-12-04 14:00 WIB</td>" in text
+
+
+def history_pairs(app: Flask, case_id: int, kind: str) -> list[list[tuple[str, str]]]:
+    from collector.db import get_database
+    from collector.models import CaseEvent
+    from collector.procedure_ui import event_detail
+
+    with app.app_context(), get_database(app).session() as session:
+        events = session.scalars(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case_id, CaseEvent.kind == kind)
+            .order_by(CaseEvent.id)
+        ).all()
+        return [event_detail(event) for event in events]
+
+
+def test_history_transition_readable(
+    app: Flask, client: FlaskClient, head: Persona, technician: Persona, case_id: int
+) -> None:
+    move(client, head, case_id, "assignment")
+    move(client, head, case_id, "analysis", {"technician": technician.name})
+    # PostgreSQL keeps JSON keys in its own order, so the pairs are compared as a map.
+    assignment = dict(history_pairs(app, case_id, "transition")[1])
+    assert assignment == {
+        "Dari tahap (from step)": "Penugasan oleh Kepala Biro (Assignment by the "
+        "head of bureau)",
+        "Ke tahap (to step)": "Analisa sistem aplikasi (System analysis)",
+        "Pelaksana yang ditugaskan (Assigned technician)": "technician-user",
+        "Terlambat (late)": "Tidak (no)",
+        "Tenggat (due)": "2026-12-07 08:00 WIB",
+    }
+
+
+def test_history_vendor_notice_readable(
+    app: Flask,
+    client: FlaskClient,
+    clock: Clock,
+    head: Persona,
+    technician: Persona,
+    case_id: int,
+) -> None:
+    move(client, head, case_id, "assignment")
+    move(client, head, case_id, "analysis", {"technician": technician.name})
+    clock.now = wib(2026, 12, 8, 10)
+    move(client, technician, case_id, "vendor_notice", analysis("severe"))
+    move(client, technician, case_id, "coordination", VENDOR_NOTICE)
+    notice = dict(history_pairs(app, case_id, "transition")[-1])
+    assert notice["Waktu pemberitahuan (Notified at)"] == "2026-12-07 14:00 WIB"
+    assert notice["Sarana pemberitahuan (Channel)"] == "surat (letter)"
+    assert notice["Tembusan ke unit kerja (Reporting unit copied)"] == "Ya (yes)"

@@ -173,6 +173,7 @@ def test_browser_refusal_shown(
     # Submitting the assignment without a technician is refused and explained.
     complete(page, "analysis")
     assert current_step(page) == "assignment"
-    assert "missing required field 'technician' for step 'assignment'" in (
-        page.inner_text("p.flash.error")
-    )
+    assert (
+        'missing required field "Pelaksana yang ditugaskan (Assigned technician)" '
+        'for step "Penugasan oleh Kepala Biro (Assignment by the head of bureau)"'
+    ) in (page.inner_text("p.flash.error"))
