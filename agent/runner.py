@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from types import ModuleType
 
 from agent.checks import load_kind
-from agent.spec import REASONS, CheckSpec, Outcome, Status
+from agent.checks.schema import SecretURL
+from agent.spec import REASONS, CheckSpec, Outcome, Status, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ class Runner:
 
         value = box[0]
         if isinstance(value, BaseException):
-            message = one_line(f"{type(value).__name__}: {value}")
+            message = _hide_secrets(spec, one_line(f"{type(value).__name__}: {value}"))
             log.error("check %s raised %s", spec.name, message)
             return Outcome(Status.UNKNOWN, message, reason="error"), True
 
@@ -191,8 +192,23 @@ class Runner:
         return _normalize(spec, value), False
 
 
+def _hide_secrets(spec: CheckSpec, text: str) -> str:
+    """Return `text` without the secrets of the check's URL options.
+
+    A kind hides them in its own messages, but an exception it did not
+    expect may repeat a URL with its password or token.
+    """
+    for value in spec.options.values():
+        if isinstance(value, SecretURL):
+            text = redact_text(text, value)
+    return text
+
+
 def _normalize(spec: CheckSpec, outcome: Outcome) -> Outcome:
-    """Keep the reason label closed even if a kind returns a stray one."""
+    """Keep the reason label closed and the check's URL secrets out of messages."""
+    message = _hide_secrets(spec, outcome.message)
+    if message != outcome.message:
+        outcome = Outcome(outcome.status, message, outcome.values, outcome.reason)
     if outcome.reason == "" or outcome.reason in REASONS:
         return outcome
     log.warning(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
+import pytest
+
+from agent.checks.schema import SecretURL
 from agent.runner import Runner
 from agent.spec import Status
 
@@ -46,6 +50,32 @@ def test_runner_catches_exception_on_one_line(runner: Runner) -> None:
     assert run.outcome.reason == "error"
     assert run.outcome.message == "RuntimeError: disk gone"
     assert run.caught is True
+
+
+SECRET_URL = SecretURL("http://app:Pa55word@127.0.0.1:8080/?token=T0kenSecret")
+
+
+def test_runner_hides_url_secrets_of_exception(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    options = {"url": SECRET_URL, "raise": f"cannot open {SECRET_URL[:]}"}
+
+    with caplog.at_level(logging.ERROR, logger="agent.runner"):
+        run = runner.run_now(make_spec(options=options))
+
+    assert run.outcome.message == (
+        "RuntimeError: cannot open http://app:***@127.0.0.1:8080/?token=***"
+    )
+    assert "T0kenSecret" not in caplog.text
+    assert "Pa55word" not in caplog.text
+
+
+def test_runner_hides_url_secrets_of_message(runner: Runner) -> None:
+    options = {"url": SECRET_URL, "message": "token T0kenSecret was refused"}
+
+    run = runner.run_now(make_spec(options=options))
+
+    assert run.outcome.message == "token *** was refused"
 
 
 def test_runner_rejects_non_outcome() -> None:
