@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
+from werkzeug.exceptions import BadRequest
 
 from collector.auth import bearer_token, current_user, require_roles
 from collector.db import get_session
@@ -132,7 +133,11 @@ def post_results() -> Response:
         _count_error("unauthorized")
         return error(401, "unknown or revoked agent token")
 
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except BadRequest:
+        _count_error("invalid")
+        raise
     if payload is None:
         _count_error("invalid")
         return error(

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, render_template, request
+from flask import Request as FlaskRequest
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from collector import __version__, api, auth, db, procedure_api, ui
 from collector.heartbeat import HeartbeatMonitor
@@ -92,10 +93,50 @@ def load_secret_key(data_dir: Path) -> str:
     return key
 
 
+class InvalidJSON(BadRequest):
+    """A request body that claims to be JSON but cannot be parsed."""
+
+    field = ""
+
+
+class CollectorRequest(FlaskRequest):
+    """A request whose unparsable JSON body is always a 400 for the client.
+
+    Werkzeug lets a RecursionError from a deeply nested body escape as a
+    server error, and with `silent=True` turns other parse errors into None.
+    Here both become InvalidJSON, so every endpoint rejects them the same
+    way. A body that is not labelled JSON still follows `silent`.
+    """
+
+    def get_json(
+        self, force: bool = False, silent: bool = False, cache: bool = True
+    ) -> Any | None:
+        if not (force or self.is_json):
+            return None if silent else self.on_json_loading_failed(None)
+        try:
+            return super().get_json(force=True, silent=False, cache=cache)
+        except RecursionError:
+            raise self._invalid("it is nested too deeply") from None
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        if e is None:
+            return super().on_json_loading_failed(e)
+        raise self._invalid(str(e)) from None
+
+    def _invalid(self, reason: str) -> InvalidJSON:
+        logger.warning(
+            "invalid JSON body on %s %s: %s", self.method, self.path, reason[:200]
+        )
+        return InvalidJSON(f"the body is not valid JSON: {reason}")
+
+
 def _answer_error(error: HTTPException) -> Response | tuple[str, int]:
     if auth.is_api_request() or request.path in ("/healthz", "/metrics"):
-        response = api.error(error.code or 500, error.description or error.name)
-        return response
+        return api.error(
+            error.code or 500,
+            error.description or error.name,
+            getattr(error, "field", None),
+        )
     return (
         render_template("error.html", error=error),
         error.code or 500,
@@ -147,6 +188,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """
     config = dict(config or {})
     app = Flask(__name__)
+    app.request_class = CollectorRequest
     data_dir = db.resolve_data_dir(config.pop("DATA_DIR", None))
     database_url = db.resolve_database_url(config.pop("DATABASE_URL", None), data_dir)
     app.config.update(
