@@ -29,7 +29,7 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash
 
 from collector.db import get_session
@@ -42,6 +42,7 @@ csrf = CSRFProtect()
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_USER_KEY = "user_id"
+SESSION_VERSION_KEY = "session_version"
 
 
 def bearer_token() -> str | None:
@@ -74,7 +75,11 @@ def _load_user() -> User | None:
         return None
     user = get_session().get(User, user_id)
     if user is None or not user.active:
-        session.pop(SESSION_USER_KEY, None)
+        session.clear()
+        return None
+    if session.get(SESSION_VERSION_KEY) != user.session_version:
+        # The user logged out since this cookie was issued.
+        session.clear()
         return None
     return user
 
@@ -173,6 +178,7 @@ def login() -> Any:
 
     session.clear()
     session[SESSION_USER_KEY] = user.id
+    session[SESSION_VERSION_KEY] = user.session_version
     session.permanent = True
     logger.info("user %s logged in", user.name)
     return redirect(_safe_next(next_url))
@@ -180,5 +186,17 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    user = current_user() if bearer_token() is None else None
     session.clear()
+    if user is not None:
+        # Ends every session of the user: a copy of the cookie kept by
+        # someone else must not outlive the logout.
+        database = get_session()
+        database.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(session_version=User.session_version + 1)
+        )
+        database.commit()
+        logger.info("user %s logged out", user.name)
     return redirect(url_for("auth.login"))

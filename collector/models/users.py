@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, String
+from sqlalchemy import Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from collector.models.base import Base, utcnow
@@ -34,3 +34,6 @@ class User(Base):
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Stored in the session cookie at login. Logging out increments it, so
+    # every cookie issued before, saved copies included, stops being valid.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
