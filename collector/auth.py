@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -29,11 +30,13 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
 from collector.db import get_session
-from collector.models import User
+from collector.models import User, utcnow
+from collector.models.users import LoginFailure
 from collector.tokens import find_user_by_token
 
 logger = logging.getLogger(__name__)
@@ -43,6 +46,8 @@ bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_USER_KEY = "user_id"
 SESSION_VERSION_KEY = "session_version"
+MAX_LOGIN_FAILURES = 5
+LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 
 
 def bearer_token() -> str | None:
@@ -157,6 +162,38 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _client_address() -> str:
+    # NOTE: behind a reverse proxy this is the proxy's address, so the
+    # per-address limit then counts the failures of all clients together.
+    return (request.remote_addr or "unknown")[:64]
+
+
+def _login_throttled(database: Session, name: str, address: str) -> bool:
+    since = utcnow() - LOGIN_FAILURE_WINDOW
+    recent = LoginFailure.at > since
+    by_name = database.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(recent, LoginFailure.name == name[:100])
+    )
+    by_address = database.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(recent, LoginFailure.address == address)
+    )
+    return max(by_name or 0, by_address or 0) >= MAX_LOGIN_FAILURES
+
+
+def _record_login_failure(database: Session, name: str, address: str) -> None:
+    now = utcnow()
+    # Failures older than the window no longer count, so they are dropped.
+    database.execute(
+        delete(LoginFailure).where(LoginFailure.at <= now - LOGIN_FAILURE_WINDOW)
+    )
+    database.add(LoginFailure(name=name[:100], address=address, at=now))
+    database.commit()
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     next_url = request.values.get("next")
@@ -165,17 +202,43 @@ def login() -> Any:
 
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
-    user = get_session().scalar(select(User).where(User.name == name))
+    address = _client_address()
+    database = get_session()
+    if _login_throttled(database, name, address):
+        logger.warning(
+            "login for user name %r from %s rejected: %d failed logins within "
+            "%d minutes",
+            name[:100],
+            address,
+            MAX_LOGIN_FAILURES,
+            LOGIN_FAILURE_WINDOW // timedelta(minutes=1),
+        )
+        flash(
+            "Terlalu banyak percobaan masuk yang gagal; coba lagi dalam 15 menit "
+            "(too many failed logins; try again in 15 minutes).",
+            "error",
+        )
+        page = render_template("login.html", next=next_url, name=name)
+        return (
+            page,
+            429,
+            {"Retry-After": str(int(LOGIN_FAILURE_WINDOW.total_seconds()))},
+        )
+
+    user = database.scalar(select(User).where(User.name == name))
     if (
         user is None
         or not user.active
         or user.password_hash is None
         or not check_password_hash(user.password_hash, password)
     ):
-        logger.info("failed login for user name %r", name[:100])
+        _record_login_failure(database, name, address)
+        logger.info("failed login for user name %r from %s", name[:100], address)
         flash("Nama atau kata sandi salah (wrong name or password).", "error")
         return render_template("login.html", next=next_url, name=name), 401
 
+    database.execute(delete(LoginFailure).where(LoginFailure.name == name[:100]))
+    database.commit()
     session.clear()
     session[SESSION_USER_KEY] = user.id
     session[SESSION_VERSION_KEY] = user.session_version
