@@ -63,7 +63,6 @@ def _open_for_host(
         source="heartbeat",
         title=f"Agent on {host.name} not reporting",
         at=now,
-        now=now,
         actor="system",
         reopen_window=reopen_window,
     )

@@ -468,7 +468,6 @@ def open_or_repeat_case(
     source: str,
     title: str,
     at: datetime,
-    now: datetime,
     actor: str,
     reopen_window: timedelta,
     result: Result | None = None,
@@ -505,7 +504,9 @@ def open_or_repeat_case(
                 title=title[:500],
                 status="open",
                 occurrences=1,
-                opened_at=now,
+                # The observation time, like last_seen_at and the start of
+                # the first step, so that opened_at is never the later one.
+                opened_at=at,
                 last_seen_at=at,
                 open_key=open_key_for(host.name, check.name),
             )
@@ -633,7 +634,6 @@ def _apply_case_rules(
     check: Check,
     result: Result,
     incoming: IncomingResult,
-    now: datetime,
     reopen_window: timedelta,
 ) -> tuple[Case, str] | None:
     if not incoming.confirmed:
@@ -649,7 +649,6 @@ def _apply_case_rules(
             source="agent",
             title=f"{check.name} {incoming.status} on {host.name}",
             at=incoming.observed_at,
-            now=now,
             actor=actor,
             reopen_window=reopen_window,
             result=result,
@@ -753,7 +752,7 @@ def ingest_batch(
 
         _update_check(check, incoming)
         change = _apply_case_rules(
-            session, host, check, result, incoming, now, reopen_window
+            session, host, check, result, incoming, reopen_window
         )
         if change is not None:
             case, action = change
