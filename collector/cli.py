@@ -18,6 +18,7 @@ from collector.backup import BackupError, backup_database
 from collector.db import (
     Database,
     create_schema,
+    get_database,
     redact,
     resolve_data_dir,
     resolve_database_url,
@@ -73,11 +74,11 @@ def command_agent_token(arguments: argparse.Namespace) -> int:
     if arguments.output:
         _write_secret(Path(arguments.output), token)
         print(
-            f"agent token {token_id} for host {arguments.host} written to "
-            f"{arguments.output}"
+            f"agent token {token_id} for host {arguments.host} created and "
+            f"written to {arguments.output}"
         )
     else:
-        print(f"agent token {token_id} for host {arguments.host} (shown once):")
+        print(f"agent token {token_id} for host {arguments.host} created (shown once):")
         print(token)
     return 0
 
@@ -165,6 +166,30 @@ class CollectorServer(BaseApplication):
         from collector.app import create_app
 
         return create_app(dict(self.app_config))
+
+
+def command_check_overdue(arguments: argparse.Namespace) -> int:
+    from collector.app import create_app
+    from collector.procedure_status import run_overdue_check
+
+    data_dir, url = _settings(arguments)
+    # The background check is off: this command runs the check once itself.
+    app = create_app(
+        {"DATA_DIR": str(data_dir), "DATABASE_URL": url, "OVERDUE_CHECK_SECONDS": 0}
+    )
+    try:
+        notice_ids = run_overdue_check(app)
+    finally:
+        get_database(app).dispose()
+    count = len(notice_ids)
+    if count == 0:
+        print("0 new overdue notices created")
+    elif count == 1:
+        print(f"1 new overdue notice created (id {notice_ids[0]})")
+    else:
+        listed = ", ".join(str(notice_id) for notice_id in notice_ids)
+        print(f"{count} new overdue notices created (ids {listed})")
+    return 0
 
 
 def command_serve(arguments: argparse.Namespace) -> int:
@@ -280,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for the copy (default <data dir>/backups)",
     )
     backup.set_defaults(handler=command_backup)
+
+    overdue = commands.add_parser(
+        "check-overdue",
+        help="notify every overdue procedure step once, then exit",
+    )
+    overdue.set_defaults(handler=command_check_overdue)
     return parser
 
 

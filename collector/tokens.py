@@ -80,7 +80,7 @@ def create_agent_token(session: Session, host_name: str) -> tuple[AgentToken, st
     )
     session.add(record)
     session.flush()
-    logger.info("created agent token %d for host %s", record.id, host_name)
+    logger.info("agent token %d for host %s created", record.id, host_name)
     return record, token
 
 
@@ -168,7 +168,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    logger.info("created user %s with role %s", name, role)
+    logger.info("user %s created with role %s", name, role)
     return NewUser(user, api_token, password, generated)
 
 

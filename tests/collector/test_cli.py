@@ -64,7 +64,9 @@ def test_cli_agent_token_to_file(tmp_path: Path, database_url: str) -> None:
     )
 
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout == f"agent token 1 for host app-01 written to {target}\n"
+    assert completed.stdout == (
+        f"agent token 1 for host app-01 created and written to {target}\n"
+    )
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     token = target.read_text().strip()
     assert token.startswith("pa_")
