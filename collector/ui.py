@@ -12,10 +12,24 @@ from collector.api import restrict_to_user
 from collector.auth import current_user, require_roles
 from collector.db import get_session
 from collector.models import CASE_STATUSES, Case, Check, Host
-from collector.procedure import can_view
+from collector.procedure import can_view, current_procedure
+from collector.workflow.definition import Step
 
 bp = Blueprint("ui", __name__)
 PAGE_SIZE = 100
+
+
+@bp.app_template_global()
+def workflow_step(step_id: str | None) -> Step | None:
+    """Return the workflow's step with this id, or None for an unknown id.
+
+    A case may still name a step that a changed workflow file removed, and
+    its page must show then the bare id.
+    """
+    workflow = current_procedure().workflow
+    if step_id is None or not workflow.has_step(step_id):
+        return None
+    return workflow.step(step_id)
 
 
 @bp.get("/")
