@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, render_template, request
 from flask import Request as FlaskRequest
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 
@@ -142,6 +143,38 @@ class CollectorRequest(FlaskRequest):
         return InvalidJSON(f"the body is not valid JSON: {reason}")
 
 
+# Titles of the HTML error pages: Indonesian first, English second.
+ERROR_TITLES = {
+    400: ("Permintaan tidak valid", "Bad request"),
+    401: ("Perlu masuk", "Login required"),
+    403: ("Akses ditolak", "Forbidden"),
+    404: ("Halaman tidak ditemukan", "Not found"),
+    405: ("Metode tidak diizinkan", "Method not allowed"),
+    413: ("Isi permintaan terlalu besar", "Request body too large"),
+    429: ("Terlalu banyak permintaan", "Too many requests"),
+    500: ("Kesalahan internal", "Internal error"),
+    503: ("Basis data tidak tersedia", "Database unavailable"),
+}
+CSRF_TITLE = (
+    "Formulir kedaluwarsa atau tidak sah; muat ulang halaman lalu kirim lagi",
+    "The form expired or is invalid; reload the page and send it again",
+)
+
+
+def _error_page(
+    status: int, title: tuple[str, str] | None = None, detail: str | None = None
+) -> tuple[str, int]:
+    title_id, title_en = title or ERROR_TITLES.get(status, ("Kesalahan", "Error"))
+    page = render_template(
+        "error.html",
+        status=status,
+        title_id=title_id,
+        title_en=title_en,
+        detail=detail,
+    )
+    return page, status
+
+
 def _answer_error(error: HTTPException) -> Response | tuple[str, int]:
     if auth.is_api_request() or request.path in ("/healthz", "/metrics"):
         return api.error(
@@ -149,17 +182,22 @@ def _answer_error(error: HTTPException) -> Response | tuple[str, int]:
             error.description or error.name,
             getattr(error, "field", None),
         )
-    return (
-        render_template("error.html", error=error),
-        error.code or 500,
-    )
+    if isinstance(error, CSRFError):
+        # Flask-WTF's reason tells a missing token from an expired one.
+        return _error_page(400, CSRF_TITLE, error.description)
+    # Werkzeug's own descriptions are long English text that repeats the
+    # title; only a description a view gave says something more.
+    detail = error.description
+    if detail == type(error).description:
+        detail = None
+    return _error_page(error.code or 500, detail=detail)
 
 
 def _answer_unexpected(error: Exception) -> Response | tuple[str, int]:
     logger.exception("unhandled error on %s %s", request.method, request.path)
     if auth.is_api_request():
         return api.error(500, "internal error; see the collector log")
-    return render_template("error.html", error=None), 500
+    return _error_page(500, detail="Lihat log collector (see the collector log).")
 
 
 def _answer_database_down(error: OperationalError) -> Response | tuple[str, int]:
@@ -175,7 +213,7 @@ def _answer_database_down(error: OperationalError) -> Response | tuple[str, int]
         response = api.error(503, "database unavailable; retry later")
         response.headers["Retry-After"] = "30"
         return response
-    return render_template("error.html", error=None), 503
+    return _error_page(503, detail="Coba lagi nanti (try again later).")
 
 
 def _add_security_headers(response: Response) -> Response:
