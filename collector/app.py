@@ -183,10 +183,10 @@ def _answer_error(error: HTTPException) -> Response | tuple[str, int]:
             getattr(error, "field", None),
         )
     if isinstance(error, CSRFError):
-        # Flask-WTF's reason tells a missing token from an expired one.
+        # Flask-WTF's description distinguishes a missing token from an expired one.
         return _error_page(400, CSRF_TITLE, error.description)
-    # Werkzeug's own descriptions are long English text that repeats the
-    # title; only a description a view gave says something more.
+    # Werkzeug's default descriptions are long English text that repeats
+    # the title, so only a description given by a view is shown.
     detail = error.description
     if detail == type(error).description:
         detail = None
