@@ -8,6 +8,7 @@ case, 422 for missing or invalid values.
 
 from __future__ import annotations
 
+import atexit
 import logging
 from datetime import date, datetime
 from typing import Any
@@ -137,7 +138,7 @@ def _required_text(body: dict[str, Any], key: str, limit: int) -> str:
 
 
 class _Problems:
-    """Problems of a request body, collected so that one answer names them all."""
+    """Problems of a request body, collected so that one response names them all."""
 
     def __init__(self) -> None:
         self.refusals: list[TransitionRefused] = []
@@ -520,4 +521,18 @@ def init_app(app: Flask) -> None:
     if interval > 0:
         watcher = OverdueWatcher(app, interval)
         app.extensions[WATCHER_KEY] = watcher
+        # A check cut off at exit would leave its database connection open.
+        atexit.register(watcher.stop)
         watcher.start()
+
+
+def stop_overdue_watcher(app: Flask, timeout: float = 30.0) -> None:
+    """Stop the app's overdue thread, if any, and wait for its check to end.
+
+    Call it before disposing the app's database engine.
+    """
+    watcher = app.extensions.pop(WATCHER_KEY, None)
+    if watcher is None:
+        return
+    watcher.stop(timeout)
+    atexit.unregister(watcher.stop)

@@ -325,7 +325,9 @@ def failed_notices(session: Session) -> list[Notification]:
 def run_overdue_check(app: Flask, now: datetime | None = None) -> list[int]:
     """Notify every new breach in the app's database; return the notice ids.
 
-    Mail that failed in an earlier round is tried again first.
+    Mail that failed in an earlier round is tried again first. The check
+    opens its own session, outside any request, and closes it before it
+    returns, also when it raises.
     """
     procedure: Procedure = app.extensions[EXTENSION_KEY]
     now = now or procedure.clock()
@@ -338,6 +340,17 @@ def run_overdue_check(app: Flask, now: datetime | None = None) -> list[int]:
         deliver(session, procedure, notices, now)
         session.commit()
         return [notice.id for notice in notices]
+
+
+def run_overdue_check_once(app: Flask) -> int:
+    """Run one overdue check now and return the number of new notices.
+
+    It suits a command line or a timer. When a timer runs the check, set
+    OVERDUE_CHECK_SECONDS=0 in the serving processes.
+    """
+    created = run_overdue_check(app)
+    logger.info("overdue check: %d new notices", len(created))
+    return len(created)
 
 
 class OverdueWatcher(threading.Thread):
@@ -359,5 +372,18 @@ class OverdueWatcher(threading.Thread):
                     "overdue check failed; retrying in %.0f s", self.interval
                 )
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Ask the loop to end and wait for a check in progress to finish.
+
+        Waiting lets that check close its session and hand its database
+        connection back before the engine is disposed or the process exits.
+        """
         self.stopping.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
+        if self.is_alive():
+            logger.warning(
+                "overdue check still running after %.0f s; its database "
+                "connection stays open until it ends",
+                timeout or 0,
+            )

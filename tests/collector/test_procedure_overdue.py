@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from collector.db import get_database
 from collector.models.procedure import Notification, StepRecord
-from collector.procedure_api import WATCHER_KEY
+from collector.procedure_api import WATCHER_KEY, stop_overdue_watcher
 from collector.procedure_status import (
     MAX_EMAIL_ATTEMPTS,
     overdue_records,
     run_overdue_check,
+    run_overdue_check_once,
 )
 
 from .conftest import Persona
@@ -340,3 +341,112 @@ class TestWatcher:
             watcher.stop()
             watcher.join(timeout=10)
         assert not watcher.is_alive()
+
+
+class SilentMailServer:
+    """A loopback listener that accepts one client and stays silent until released.
+
+    An SMTP client waits for the greeting, so a check mailing through it
+    stays inside its mail step, with its database session open.
+    """
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.port = self.listener.getsockname()[1]
+        self.accepted = threading.Event()
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        connection, _ = self.listener.accept()
+        with connection:
+            self.accepted.set()
+            self.release.wait(60)
+
+    def close(self) -> None:
+        self.release.set()
+        self.thread.join(timeout=10)
+        self.listener.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentMailServer]:
+    server = SilentMailServer()
+    yield server
+    server.close()
+
+
+class TestWatcherStop:
+    """Stopping the watcher waits for a check in progress and its connection."""
+
+    @pytest.fixture
+    def smtp_port(self, silent_server: SilentMailServer) -> int:
+        return silent_server.port
+
+    @pytest.fixture
+    def app_config(self, clock: Clock, smtp_port: int) -> dict[str, Any]:
+        return {
+            "PROCEDURE_CLOCK": clock,
+            "OVERDUE_CHECK_SECONDS": 0.05,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": smtp_port,
+            "NOTIFY_TO": "head@localhost",
+        }
+
+    def test_watcher_stop_waits_for_check(
+        self,
+        app: Flask,
+        session: Session,
+        case_id: int,
+        silent_server: SilentMailServer,
+    ) -> None:
+        record = session.scalar(select(StepRecord).where(StepRecord.case_id == case_id))
+        # A notice whose mail failed once is mailed again at the next check.
+        session.add(
+            Notification(
+                step_record_id=record.id,
+                case_id=case_id,
+                kind="overdue",
+                subject="overdue",
+                body="overdue",
+                email_attempts=1,
+                email_error="OSError: refused",
+            )
+        )
+        session.commit()
+        assert silent_server.accepted.wait(30)
+
+        watcher = app.extensions[WATCHER_KEY]
+        stopping = threading.Event()
+        seen: dict[str, bool] = {}
+
+        def stop() -> None:
+            stopping.set()
+            stop_overdue_watcher(app)
+            seen["alive_after_stop"] = watcher.is_alive()
+
+        stopper = threading.Thread(target=stop)
+        stopper.start()
+        assert stopping.wait(30)
+        # The check is still waiting for the mail server's greeting.
+        silent_server.release.set()
+        stopper.join(timeout=60)
+
+        assert not stopper.is_alive()
+        assert seen["alive_after_stop"] is False
+        assert WATCHER_KEY not in app.extensions
+        assert get_database(app).engine.pool.checkedout() == 0
+
+
+def test_overdue_check_once_counts_new(app: Flask, clock: Clock, case_id: int) -> None:
+    clock.now = wib(2026, 12, 7, 14, 1)
+    assert run_overdue_check_once(app) == 1
+
+
+def test_overdue_check_once_twice(app: Flask, clock: Clock, case_id: int) -> None:
+    clock.now = wib(2026, 12, 7, 14, 1)
+    run_overdue_check_once(app)
+    assert run_overdue_check_once(app) == 0
