@@ -1,4 +1,4 @@
-"""After assignment, only the assigned technician of the others in that role acts."""
+"""After assignment, the assigned technician is the only technician who may act."""
 
 from __future__ import annotations
 
