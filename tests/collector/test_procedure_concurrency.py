@@ -30,15 +30,19 @@ def app_config(clock: Clock) -> dict[str, Any]:
     return {"PROCEDURE_CLOCK": clock}
 
 
-def wait_for_lock_wait(app: Flask) -> None:
-    """On PostgreSQL, wait until another backend waits for a lock."""
+def wait_for_lock_wait(app: Flask, mover: threading.Thread) -> None:
+    """On PostgreSQL, wait until another backend waits for a lock.
+
+    Returns early if `mover` has already ended, so the assertions on its
+    outcome report what happened instead of a timeout here.
+    """
     database = get_database(app)
     if database.dialect != "postgresql":
         return
     # Generous bound for hang detection only.
     deadline = time.monotonic() + 30
     with database.engine.connect() as connection:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and mover.is_alive():
             waiting = connection.execute(
                 text(
                     "SELECT count(*) FROM pg_stat_activity "
@@ -48,7 +52,9 @@ def wait_for_lock_wait(app: Flask) -> None:
             if waiting:
                 return
             time.sleep(0.02)
-    raise AssertionError("the second transition never waited for the case lock")
+            connection.rollback()
+    if mover.is_alive():
+        raise AssertionError("the second transition never waited for the case lock")
 
 
 def test_concurrent_moves_one_wins(
@@ -81,6 +87,8 @@ def test_concurrent_moves_one_wins(
             except TransitionRefused as problem:
                 outcome["status"] = problem.status
                 outcome["reason"] = problem.reason
+            except Exception as problem:  # reported by the asserts below
+                outcome["error"] = repr(problem)
 
     with database.session() as first:
         transition(
@@ -94,11 +102,12 @@ def test_concurrent_moves_one_wins(
         )
         thread = threading.Thread(target=second_move)
         thread.start()
-        wait_for_lock_wait(app)
+        wait_for_lock_wait(app, thread)
         first.commit()
     thread.join(timeout=60)
 
     assert not thread.is_alive()
+    assert "error" not in outcome, outcome["error"]
     assert outcome["status"] == 409
     assert outcome["reason"] == (
         "step 'assignment' cannot go to 'assignment'; allowed next steps: analysis"
