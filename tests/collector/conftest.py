@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from collector import tokens
 from collector.app import create_app
 from collector.db import get_database
+from collector.procedure_api import stop_overdue_watcher
 from collector.tokens import create_agent_token, create_user
 
 POSTGRES_URL_VARIABLE = "PELIHARA_TEST_POSTGRES_URL"
@@ -116,6 +117,8 @@ def app(
         }
     )
     yield application
+    # A watcher still checking would hold a connection the dispose leaves open.
+    stop_overdue_watcher(application)
     get_database(application).dispose()
 
 
