@@ -192,6 +192,26 @@ def is_secret_name(name: str) -> bool:
     return any(word in _SECRET_WORDS for word in words)
 
 
+# The user info of a URL whose password contains an unencoded '/', '?' or
+# '#', read as SQLAlchemy's make_url reads it: the password runs from the
+# first ':' to the next '@'. urlsplit ends the host at such a character and
+# finds no password. A ':' followed by digits and the end of the host is a
+# port, not a password, so `http://host:8080/a@b` is left alone.
+# NOTE: for the same reason an unencoded password that starts with digits
+# and a '/', like `12/34`, is not found; percent-encode such passwords.
+_LOOSE_PASSWORD = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\[\]]*:(?!\d*(?:[/?#]|$))(?P<password>[^@]*)@"
+)
+
+
+def _loose_password(url: str) -> tuple[int, int] | None:
+    """Return where a password that urlsplit cannot see starts and ends in `url`."""
+    match = _LOOSE_PASSWORD.match(url)
+    if match is None or not match.group("password"):
+        return None
+    return match.span("password")
+
+
 def redact_url(url: str) -> str:
     """Return `url` with secrets replaced by `***`, for messages and logs.
 
@@ -203,6 +223,13 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "<invalid URL>"
+    span = _loose_password(url) if parts.password is None else None
+    if span is not None:
+        url = f"{url[: span[0]]}***{url[span[1] :]}"
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return "<invalid URL>"
     # Rebuilt from the text, not with urlunsplit, which turns
     # sqlite:////var/app.db into sqlite://var/app.db.
     rest, hash_sign, fragment = url.partition("#")
@@ -229,6 +256,8 @@ def url_secrets(url: str) -> list[str]:
     found = []
     if parts.password:
         found.append(parts.password)
+    elif span := _loose_password(url):
+        found.append(url[span[0] : span[1]])
     for text in (parts.query, parts.fragment):
         for name, value in _parameters(text):
             if value and is_secret_name(unquote_plus(name)):

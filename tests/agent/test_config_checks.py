@@ -536,6 +536,23 @@ def test_checks_sql_password_not_in_errors(write_config: ConfigWriter) -> None:
     ]
 
 
+def test_checks_sql_unencoded_password_not_in_errors(
+    write_config: ConfigWriter,
+) -> None:
+    path = write_config(
+        "checks:\n  - name: db\n    kind: sql\n"
+        "    url: nosuchdb://app:${DB_PASSWORD}@127.0.0.1/app\n"
+    )
+
+    messages = config_messages(path, {"DB_PASSWORD": "ab/cd#ef?gh"})
+
+    assert messages == [
+        f"{path}:4: checks[0].url: unknown database dialect in "
+        "'nosuchdb://app:***@127.0.0.1/app'; use postgresql, mysql or sqlite with a "
+        "driver like postgresql+psycopg"
+    ]
+
+
 def test_checks_sql_password_from_variable_not_in_repr(
     write_config: ConfigWriter,
 ) -> None:

@@ -59,6 +59,42 @@ def test_redact_url_password_and_query_together() -> None:
     assert shown == "https://u:***@127.0.0.1/?api%5Fkey=***#access_token=***"
 
 
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        (
+            "postgresql+psycopg://app:ab/cd#ef?gh@127.0.0.1/app",
+            "postgresql+psycopg://app:***@127.0.0.1/app",
+        ),
+        ("http://app:pa#ss@127.0.0.1/", "http://app:***@127.0.0.1/"),
+        ("mysql://app:x12/34@127.0.0.1/app", "mysql://app:***@127.0.0.1/app"),
+    ],
+)
+def test_redact_url_unencoded_password(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/?email=a@example.test",
+        "http://127.0.0.1:8080/users/@me",
+        "http://[::1]:8080/users/@me",
+        "http://127.0.0.1/users/@me",
+    ],
+)
+def test_redact_url_keeps_port_before_at_sign(url: str) -> None:
+    assert redact_url(url) == url
+
+
+def test_redact_text_hides_unencoded_password() -> None:
+    url = "postgresql://app:ab/cd#ef@127.0.0.1/app"
+
+    hidden = redact_text("password ab/cd#ef rejected", url)
+
+    assert hidden == "password *** rejected"
+
+
 def test_redact_url_without_secrets_unchanged() -> None:
     url = "http://127.0.0.1:8080/healthz?verbose&empty_token="
 
