@@ -44,23 +44,33 @@ THRESHOLDS = (
     Threshold("inodes_warning", "inodes_critical"),
 )
 
-# Filesystems that hold no user data; `all: true` skips them.
+# Filesystems that hold no user data, or are read-only images that are
+# always 100% used (iso9660, squashfs, erofs, cramfs); `all: true` skips them.
 PSEUDO_FILESYSTEMS = frozenset(
     {
+        "aufs",
         "autofs",
         "binfmt_misc",
         "bpf",
         "cgroup",
         "cgroup2",
         "configfs",
+        "cramfs",
         "debugfs",
+        "devfs",
         "devpts",
         "devtmpfs",
         "efivarfs",
+        "erofs",
         "fuse.gvfsd-fuse",
+        "fuse.lxcfs",
+        "fuse.portal",
+        "fuse.snapfuse",
         "fusectl",
         "hugetlbfs",
+        "iso9660",
         "mqueue",
+        "nfsd",
         "nsfs",
         "overlay",
         "proc",
@@ -68,6 +78,7 @@ PSEUDO_FILESYSTEMS = frozenset(
         "ramfs",
         "rpc_pipefs",
         "securityfs",
+        "selinuxfs",
         "squashfs",
         "sysfs",
         "tmpfs",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 from agent.checks import disk
@@ -15,6 +17,9 @@ from agent.checks.base import CallTimeout, call_with_timeout
 from agent.spec import CheckSpec, Status
 
 MakeCheck = Callable[..., CheckSpec]
+
+# The fields of psutil.disk_partitions() entries that real_mounts reads.
+Partition = namedtuple("Partition", "device mountpoint fstype opts")
 
 
 def run(make_check: MakeCheck, **options: object) -> disk.Outcome:
@@ -81,6 +86,24 @@ def test_disk_real_mounts_skip_pseudo_filesystems() -> None:
 
     assert "/proc" not in mounts
     assert "/sys" not in mounts
+
+
+@pytest.mark.parametrize(
+    "fstype", ["iso9660", "squashfs", "erofs", "fuse.lxcfs", "aufs", "tmpfs"]
+)
+def test_disk_real_mounts_skip_read_only_images(
+    fstype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    partitions = [
+        Partition("/dev/sda1", "/", "ext4", "rw"),
+        Partition("/dev/sr0", "/media/cdrom", fstype, "ro"),
+        Partition("nas:/srv", "/mnt/nas", "nfs4", "rw"),
+    ]
+    monkeypatch.setattr(psutil, "disk_partitions", lambda all: partitions)
+
+    mounts = disk.real_mounts()
+
+    assert mounts == ["/", "/mnt/nas"]
 
 
 def test_disk_missing_path(make_check: MakeCheck, tmp_path: Path) -> None:
