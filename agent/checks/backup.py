@@ -8,7 +8,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agent.checks.base import CallTimeout, call_with_timeout, one_line_outcome
+from agent.checks.base import (
+    CallTimeout,
+    StillBlocked,
+    call_with_timeout,
+    one_line_outcome,
+)
 from agent.checks.schema import Option
 from agent.spec import Category, Outcome, Status
 from agent.units import format_duration, format_size
@@ -46,7 +51,14 @@ def run(
     pattern = str(options["path"])
     find = find_newest or _newest
     try:
-        newest = call_with_timeout(lambda: find(pattern), timeout)
+        newest = call_with_timeout(lambda: find(pattern), timeout, key=(find, pattern))
+    except StillBlocked:
+        return Outcome(
+            Status.UNKNOWN,
+            f"listing {pattern} from an earlier run has still not finished; the "
+            "mount hangs",
+            reason="timeout",
+        )
     except CallTimeout:
         # Like disk, a listing that hangs on its mount could not measure
         # anything, so it is UNKNOWN rather than a hung agent.

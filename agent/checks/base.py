@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 from agent.spec import Outcome, Status
@@ -20,6 +20,16 @@ T = TypeVar("T")
 
 class CallTimeout(Exception):
     """A bounded call did not return in time; its thread is left behind."""
+
+
+class StillBlocked(CallTimeout):
+    """An earlier call with the same key has not returned, so none was started."""
+
+
+# Threads of timed-out calls that had a key, so a path on a hung mount
+# holds one blocked thread however many runs ask for it.
+_blocked: dict[Hashable, threading.Thread] = {}
+_blocked_lock = threading.Lock()
 
 
 def clean_text(text: str, limit: int = MESSAGE_MAX_LENGTH) -> str:
@@ -84,13 +94,24 @@ def threshold_outcome(
     )
 
 
-def call_with_timeout(function: Callable[[], T], timeout: float) -> T:
+def call_with_timeout(
+    function: Callable[[], T], timeout: float, key: Hashable | None = None
+) -> T:
     """Return `function()`, or raise CallTimeout after `timeout` seconds.
 
     The call runs in a daemon thread because a hung system call (statvfs of
     a dead NFS mount) cannot be interrupted. On timeout that thread is left
     blocked in the kernel, but the check returns and the agent can exit.
+    While the thread of a timed-out call with the same `key` still blocks,
+    StillBlocked is raised at once, so repeated runs do not pile up threads.
     """
+    if key is not None:
+        with _blocked_lock:
+            earlier = _blocked.get(key)
+            if earlier is not None and earlier.is_alive():
+                raise StillBlocked("an earlier call has not returned yet")
+            _blocked.pop(key, None)
+
     outcome: dict[str, object] = {}
 
     def target() -> None:
@@ -103,6 +124,9 @@ def call_with_timeout(function: Callable[[], T], timeout: float) -> T:
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
+        if key is not None:
+            with _blocked_lock:
+                _blocked[key] = thread
         raise CallTimeout(f"did not return within {timeout:g}s")
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]

@@ -14,6 +14,7 @@ import psutil
 
 from agent.checks.base import (
     CallTimeout,
+    StillBlocked,
     call_with_timeout,
     grade,
     limit_for,
@@ -135,7 +136,18 @@ def run(
         # stat of a path on a hung mount blocks as long as statvfs does.
         try:
             usages.append(
-                call_with_timeout(functools.partial(measure, path, statvfs), remaining)
+                call_with_timeout(
+                    functools.partial(measure, path, statvfs),
+                    remaining,
+                    key=(statvfs, path),
+                )
+            )
+        except StillBlocked:
+            return Outcome(
+                Status.UNKNOWN,
+                f"statvfs of {path} from an earlier run has still not returned; "
+                "the mount hangs",
+                reason="timeout",
             )
         except CallTimeout:
             # The agent could not measure the filesystem, so the result is

@@ -123,3 +123,30 @@ def test_backup_hung_listing_is_unknown(tmp_path: Path, make_check: MakeCheck) -
     assert outcome.reason == "timeout"
     # Sanity bound for hang detection: the listing blocks for 30 s.
     assert elapsed < 10
+
+
+def test_backup_hung_listing_not_restarted(
+    tmp_path: Path, make_check: MakeCheck
+) -> None:
+    check = make_check("backup", path="backups/*.db", max_age="1d", timeout="200ms")
+    release = threading.Event()
+    calls: list[str] = []
+
+    def hung_listing(pattern: str) -> backup.Newest | None:
+        calls.append(pattern)
+        release.wait(30)
+        return backup._newest(pattern)
+
+    first = backup.run(check.options, check.timeout, find_newest=hung_listing)
+    second = backup.run(check.options, check.timeout, find_newest=hung_listing)
+    release.set()
+
+    assert first.message.endswith("did not finish within 0.2s; the mount may hang")
+
+    assert second.status is Status.UNKNOWN
+    assert second.message == (
+        f"listing {tmp_path}/backups/*.db from an earlier run has still not "
+        "finished; the mount hangs"
+    )
+    assert second.reason == "timeout"
+    assert len(calls) == 1

@@ -13,13 +13,37 @@ import psutil
 import pytest
 
 from agent.checks import disk
-from agent.checks.base import CallTimeout, call_with_timeout
+from agent.checks.base import CallTimeout, StillBlocked, call_with_timeout
 from agent.spec import CheckSpec, Status
 
 MakeCheck = Callable[..., CheckSpec]
 
 # The fields of psutil.disk_partitions() entries that real_mounts reads.
 Partition = namedtuple("Partition", "device mountpoint fstype opts")
+
+
+class Hung:
+    """A stand-in for a call on a hung mount: it blocks until `release` is set.
+
+    Then it returns `function(path)`. `calls` records each path it was given.
+    """
+
+    def __init__(self, function: Callable[[str], object]) -> None:
+        self.function = function
+        self.release = threading.Event()
+        self.calls: list[str] = []
+
+    def __call__(self, path: str) -> object:
+        self.calls.append(path)
+        self.release.wait(30)
+        return self.function(path)
+
+
+def join_bounded_calls() -> None:
+    """Wait for the threads of timed-out calls, after the test released them."""
+    for thread in threading.enumerate():
+        if thread.name == "bounded-call":
+            thread.join(30)
 
 
 def run(make_check: MakeCheck, **options: object) -> disk.Outcome:
@@ -128,28 +152,47 @@ def test_disk_path_under_a_file(make_check: MakeCheck, tmp_path: Path) -> None:
 
 def test_disk_hung_statvfs_unknown(make_check: MakeCheck, tmp_path: Path) -> None:
     check = make_check("disk", path=str(tmp_path), timeout="500ms")
-    release = threading.Event()
-    calls: list[str] = []
-
-    def hung_statvfs(path: str) -> os.statvfs_result:
-        calls.append(path)
-        release.wait(30)
-        return os.statvfs(path)
+    hung_statvfs = Hung(os.statvfs)
 
     started = time.monotonic()
     try:
         outcome = disk.run(check.options, check.timeout, statvfs=hung_statvfs)
     finally:
         elapsed = time.monotonic() - started
-        release.set()
+        hung_statvfs.release.set()
 
     assert outcome.status is Status.UNKNOWN
     assert outcome.message == (
         f"statvfs of {tmp_path} did not return within 0.5s; the mount may hang"
     )
     assert outcome.reason == "timeout"
-    assert calls == [str(tmp_path)]
+    assert hung_statvfs.calls == [str(tmp_path)]
     assert elapsed < 10
+
+
+def test_disk_hung_mount_keeps_one_thread(
+    make_check: MakeCheck, tmp_path: Path
+) -> None:
+    check = make_check("disk", path=str(tmp_path), timeout="200ms")
+    hung_statvfs = Hung(os.statvfs)
+
+    try:
+        first = disk.run(check.options, check.timeout, statvfs=hung_statvfs)
+        second = disk.run(check.options, check.timeout, statvfs=hung_statvfs)
+    finally:
+        hung_statvfs.release.set()
+    join_bounded_calls()
+    third = disk.run(check.options, check.timeout, statvfs=hung_statvfs)
+
+    assert first.message.endswith("did not return within 0.2s; the mount may hang")
+    assert second.status is Status.UNKNOWN
+    assert second.message == (
+        f"statvfs of {tmp_path} from an earlier run has still not returned; "
+        "the mount hangs"
+    )
+    assert second.reason == "timeout"
+    assert third.status is Status.OK
+    assert hung_statvfs.calls == [str(tmp_path), str(tmp_path)]
 
 
 def test_disk_all_one_hung_mount(make_check: MakeCheck) -> None:
@@ -206,6 +249,29 @@ def test_disk_bounded_call_times_out() -> None:
     release.set()
 
     assert elapsed < 3
+
+
+def test_disk_bounded_call_same_key_not_restarted() -> None:
+    release = threading.Event()
+    calls: list[int] = []
+
+    def blocked() -> None:
+        calls.append(1)
+        release.wait(30)
+
+    try:
+        with pytest.raises(CallTimeout):
+            call_with_timeout(blocked, 0.1, key="hung")
+        with pytest.raises(StillBlocked):
+            call_with_timeout(blocked, 0.1, key="hung")
+        with pytest.raises(CallTimeout):
+            call_with_timeout(blocked, 0.1, key="other")
+    finally:
+        release.set()
+    join_bounded_calls()
+
+    assert call_with_timeout(lambda: "done", 5, key="hung") == "done"
+    assert len(calls) == 2
 
 
 def test_disk_bounded_call_passes_errors() -> None:
