@@ -1,4 +1,4 @@
-"""docs/checks.md documents every key the loader accepts."""
+"""docs/checks.md documents every key the loader accepts; README shows each kind."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from agent.config import AGENT_OPTIONS, CHECK_OPTIONS, load_config
 from agent.maintenance import OPTIONS as MAINTENANCE_OPTIONS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "checks.md"
+README = DOCS.parents[1] / "README.md"
 
 
 def section(title: str) -> str:
@@ -88,3 +89,16 @@ def test_docs_agent_and_maintenance_examples_load(tmp_path: Path) -> None:
         "nightly-backup",
         "server-move",
     ]
+
+
+def test_readme_examples_cover_every_kind(tmp_path: Path) -> None:
+    blocks = re.findall(r"```yaml\n(checks:\n.*?)```", README.read_text(), re.S)
+    ca_file = tmp_path / "bureau-ca.pem"
+    ca_file.write_text("placeholder; the loader only checks that the file exists\n")
+    path = tmp_path / "checks.yaml"
+    path.write_text(blocks[0].replace("/etc/pelihara/bureau-ca.pem", str(ca_file)))
+
+    config = load_config(path, {"APP_DB_PASSWORD": "secret"})
+
+    assert len(blocks) == 1
+    assert sorted(check.kind for check in config.checks) == sorted(KINDS)
