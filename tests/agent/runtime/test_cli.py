@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import HANG, FakeCollector
 
@@ -342,6 +343,19 @@ def scrape(port: int) -> str:
         return ""
 
 
+def runs_of(port: int, check: str) -> float:
+    """Return the runs of `check` counted on the agent's /metrics, 0 if none."""
+    total = 0.0
+    for family in text_string_to_metric_families(scrape(port)):
+        for sample in family.samples:
+            if (
+                sample.name == "pelihara_check_runs_total"
+                and sample.labels.get("check") == check
+            ):
+                total += sample.value
+    return total
+
+
 def test_cli_sighup_reloads_and_rejects_invalid(tmp_path: Path) -> None:
     port = free_port()
     listen = f"127.0.0.1:{port}"
@@ -351,9 +365,10 @@ def test_cli_sighup_reloads_and_rejects_invalid(tmp_path: Path) -> None:
         first_ran = wait_until(lambda: 'check="first"' in scrape(port))
 
         (tmp_path / "checks.yaml").write_text("agent: [\n")
+        runs_before = runs_of(port, "first")
         agent.send_signal(signal.SIGHUP)
-        time.sleep(1.0)
-        still_running = 'check="first"' in scrape(port)
+        # Two more runs at a 1 s interval: at least one after the reload.
+        still_running = wait_until(lambda: runs_of(port, "first") >= runs_before + 2)
 
         write_config(
             tmp_path,
