@@ -47,6 +47,10 @@ THRESHOLDS = ()
 # Output kept from the plugin; the rest is read and dropped.
 MAX_OUTPUT = 64 * 1024
 
+# Performance data items kept, the first ones in the output. Each becomes a
+# `value` label of pelihara_check_value, so this bounds the series per check.
+MAX_PERFDATA_VALUES = 50
+
 # Nagios plugin units and their factor to base units (seconds, bytes).
 # SI prefixes are powers of 1000 as Icinga 2 reads them.
 PERFDATA_UNITS = {
@@ -290,9 +294,12 @@ def parse_perfdata(text: str) -> dict[str, float]:
     """Return `label=value[UOM];warn;crit;min;max` items as base-unit values.
 
     Labels become snake_case keys; items with an unknown unit are skipped.
+    Items past the first MAX_PERFDATA_VALUES labels are dropped.
     """
     values: dict[str, float] = {}
     for match in _PERFDATA_ITEM.finditer(text):
+        if len(values) >= MAX_PERFDATA_VALUES:
+            break
         label, number, unit = match.groups()
         factor = PERFDATA_UNITS.get(unit.lower())
         if factor is None:

@@ -205,3 +205,13 @@ def test_command_parse_perfdata_skips_unknown_units() -> None:
     values = command.parse_perfdata("a=1furlong b=2s c=x d=4MiB")
 
     assert values == {"b": 2.0, "d": 4 * 1024.0**2}
+
+
+def test_command_parse_perfdata_keeps_first_labels() -> None:
+    items = " ".join(f"disk{index}=1" for index in range(200))
+
+    values = command.parse_perfdata(items)
+
+    assert len(values) == command.MAX_PERFDATA_VALUES
+    assert "disk0" in values
+    assert f"disk{command.MAX_PERFDATA_VALUES}" not in values
