@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
 
 from agent.checks import load_kind
-from agent.checks.schema import SecretURL
+from agent.checks.schema import Secret, SecretURL
 from agent.spec import REASONS, CheckSpec, Outcome, Status, redact_text
 
 log = logging.getLogger(__name__)
@@ -193,14 +193,19 @@ class Runner:
 
 
 def _hide_secrets(spec: CheckSpec, text: str) -> str:
-    """Return `text` without the secrets of the check's URL options.
+    """Return `text` without the secrets of the check's options.
 
     A kind hides them in its own messages, but an exception it did not
-    expect may repeat a URL with its password or token.
+    expect may repeat a URL with its password or token, or the value of a
+    secret header or environment variable.
     """
     for value in spec.options.values():
         if isinstance(value, SecretURL):
             text = redact_text(text, value)
+        nested = value.values() if isinstance(value, Mapping) else [value]
+        for item in nested:
+            if isinstance(item, Secret) and item:
+                text = text.replace(item, "***")
     return text
 
 

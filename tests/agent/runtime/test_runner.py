@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from agent.checks.schema import SecretURL
+from agent.checks.schema import Secret, SecretURL
 from agent.runner import Runner
 from agent.spec import Status
 
@@ -68,6 +68,19 @@ def test_runner_hides_url_secrets_of_exception(
     )
     assert "T0kenSecret" not in caplog.text
     assert "Pa55word" not in caplog.text
+
+
+def test_runner_hides_secret_header_of_exception(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = {"Authorization": Secret("Bearer HeaderTok3n"), "Accept": "text/plain"}
+    options = {"headers": headers, "raise": "bad header value 'Bearer HeaderTok3n'"}
+
+    with caplog.at_level(logging.ERROR, logger="agent.runner"):
+        run = runner.run_now(make_spec(options=options))
+
+    assert run.outcome.message == "RuntimeError: bad header value '***'"
+    assert "HeaderTok3n" not in caplog.text
 
 
 def test_runner_hides_url_secrets_of_message(runner: Runner) -> None:
