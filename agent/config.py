@@ -203,7 +203,13 @@ class _Reader(NodeReader):
 
         windows: list[MaintenanceWindow] = []
         if "maintenance" in entries and not is_null(entries["maintenance"][1]):
+            # Names of invalid checks count too, because those checks have
+            # their own errors and a window naming them is not wrong.
             names = {check.name for check in checks}
+            checks_node = entries.get("checks", (None, None))[1]
+            if isinstance(checks_node, yaml.SequenceNode):
+                for item in checks_node.value:
+                    names.update(_declared_name(item))
             windows = read_windows(self, entries["maintenance"][1], names)
 
         if agent is None:

@@ -80,6 +80,19 @@ def test_maintenance_unknown_check(write_config: ConfigWriter) -> None:
     ]
 
 
+def test_maintenance_invalid_check_reported_once(write_config: ConfigWriter) -> None:
+    path = write_config(
+        "checks:\n  - name: app-db\n    kind: memory\n    recover_after: 0\n"
+        "maintenance:\n"
+        "  - name: n\n    checks: [app-db]\n    from: '22:00'\n    to: '23:00'\n"
+    )
+
+    assert config_messages(path) == [
+        f"{path}:4: checks[0].recover_after: 0 is below the minimum 1; use a "
+        "larger value"
+    ]
+
+
 def test_maintenance_unknown_timezone(write_config: ConfigWriter) -> None:
     path = write_config(
         CHECKS
