@@ -211,21 +211,36 @@ def _notice_text(
     return subject, body
 
 
+def _breach_notified(session: Session, record: StepRecord) -> bool:
+    # A retry after a failed test keeps the deadline of the step's first
+    # attempt, so a notice for any attempt with that deadline covers it.
+    notified = session.scalar(
+        select(Notification.id)
+        .join(StepRecord, StepRecord.id == Notification.step_record_id)
+        .where(
+            StepRecord.case_id == record.case_id,
+            StepRecord.step == record.step,
+            StepRecord.round == record.round,
+            StepRecord.due_at == record.due_at,
+        )
+        .limit(1)
+    )
+    return notified is not None
+
+
 def check_overdue(
     session: Session, now: datetime, procedure: Procedure | None = None
 ) -> list[Notification]:
     """Insert a notification for every overdue step not yet notified.
 
-    Return the new ones. A record another process notified first is skipped.
-    The caller commits.
+    Return the new ones. A record another process notified first is skipped,
+    and so is a retry of a step whose deadline was already notified. The
+    caller commits.
     """
     procedure = procedure or current_procedure()
     created = []
     for record in overdue_records(session, now):
-        exists = session.scalar(
-            select(Notification.id).where(Notification.step_record_id == record.id)
-        )
-        if exists is not None:
+        if _breach_notified(session, record):
             continue
         subject, body = _notice_text(procedure, record, record.case)
         try:

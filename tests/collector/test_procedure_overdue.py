@@ -28,7 +28,7 @@ from collector.procedure_status import (
 )
 
 from .conftest import Persona
-from .procedure_support import Clock, file_report, move, start_clock, wib
+from .procedure_support import Clock, analysis, file_report, move, start_clock, wib
 
 
 class Inbox:
@@ -450,3 +450,30 @@ def test_overdue_check_once_twice(app: Flask, clock: Clock, case_id: int) -> Non
     clock.now = wib(2026, 12, 7, 14, 1)
     run_overdue_check_once(app)
     assert run_overdue_check_once(app) == 0
+
+
+def test_overdue_retry_is_same_breach(
+    app: Flask,
+    client: FlaskClient,
+    clock: Clock,
+    session: Session,
+    head: Persona,
+    technician: Persona,
+    case_id: int,
+) -> None:
+    steps = [
+        (wib(2026, 12, 7, 8), head, "assignment", {}),
+        (wib(2026, 12, 7, 8, 30), head, "analysis", {"technician": technician.name}),
+        (wib(2026, 12, 7, 10), technician, "minor_repair", analysis("minor")),
+    ]
+    for now, persona, target, fields in steps:
+        clock.now = now
+        assert move(client, persona, case_id, target, fields).status_code == 200
+    # minor_repair (3 days) from Monday 10:00 is due Thursday 10 Dec 10:00.
+    assert len(run_overdue_check(app, wib(2026, 12, 10, 10, 1))) == 1
+    clock.now = wib(2026, 12, 10, 11)
+    failed = {"work_done": "restarted the service", "retest_result": "failed"}
+    assert move(client, technician, case_id, "minor_repair", failed).status_code == 200
+    # The retry keeps the deadline that already passed, so no second notice.
+    assert run_overdue_check(app, wib(2026, 12, 10, 11, 1)) == []
+    assert count_notices(session) == 1
