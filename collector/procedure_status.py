@@ -56,6 +56,7 @@ def record_view(
     end = record.completed_at or now
     used = calendar.working_time_between(record.started_at, end)
     left = calendar.working_time_between(end, record.due_at)
+    allowed = calendar.working_time_between(record.clock_started_at, record.due_at)
     return {
         "id": record.step,
         "record_id": record.id,
@@ -71,11 +72,30 @@ def record_view(
         "completed_at": local_iso(procedure, record.completed_at),
         "current": record.completed_at is None and case_open,
         "overdue": end > record.due_at,
+        "working_minutes_allowed": _minutes(allowed),
         "working_minutes_used": _minutes(used),
         "working_minutes_left": _minutes(left),
         "next": record.next_step,
         "actor": record.actor,
         "fields": record.fields,
+    }
+
+
+def time_total(views: list[dict[str, Any]]) -> dict[str, int]:
+    """Sum the working minutes allowed, used and left over step records.
+
+    A retry shares the deadline of its step's first attempt, so only first
+    attempts add to the time allowed. What is left is the time allowed minus
+    the time used, negative when the steps together took longer.
+    """
+    allowed = sum(
+        view["working_minutes_allowed"] for view in views if view["attempt"] == 1
+    )
+    used = sum(view["working_minutes_used"] for view in views)
+    return {
+        "working_minutes_allowed": allowed,
+        "working_minutes_used": used,
+        "working_minutes_left": allowed - used,
     }
 
 
@@ -94,7 +114,7 @@ def compliance(views: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "overdue_open": sum(
                 1 for view in mine if view["completed_at"] is None and view["overdue"]
             ),
-            "working_minutes_used": sum(view["working_minutes_used"] for view in mine),
+            **time_total(mine),
             "on_time_percent": (
                 round(100 * len(on_time) / len(completed), 1) if completed else None
             ),
@@ -141,7 +161,8 @@ def case_procedure_json(
     procedure: Procedure | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Return the procedure keys of a case: steps, compliance, current step."""
+    """Return the procedure keys of a case: steps, compliance, time totals,
+    current step and notices."""
     procedure = procedure or current_procedure()
     now = now or procedure.clock()
     views = [
@@ -156,6 +177,7 @@ def case_procedure_json(
     return {
         "steps": views,
         "compliance": compliance(views),
+        "time_total": time_total(views),
         "current_step": current_step_json(procedure, case),
         "notifications": [
             {

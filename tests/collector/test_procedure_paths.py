@@ -181,6 +181,26 @@ def test_minor_path_compliance(
     assert body["compliance"]["vendor"]["steps"] == 0
 
 
+def test_minor_path_time_total(
+    client: FlaskClient,
+    clock: Clock,
+    unit_user: Persona,
+    head: Persona,
+    technician: Persona,
+) -> None:
+    body = run_minor_path(client, clock, unit_user, head, technician)
+    # Allowed: 510 + 60 + 120 + 1530 + 120 + 60. Used as in the compliance
+    # test. Left per step: 360 + 30 + 30 + 210 - 30 + 30.
+    assert body["time_total"] == {
+        "working_minutes_allowed": 2400,
+        "working_minutes_used": 1770,
+        "working_minutes_left": 630,
+    }
+    assert body["compliance"]["bureau"]["working_minutes_allowed"] == 2400
+    assert body["compliance"]["bureau"]["working_minutes_left"] == 630
+    assert step_of(body, "minor_repair")["working_minutes_allowed"] == 1530
+
+
 def test_minor_path_history_events(
     client: FlaskClient,
     clock: Clock,
@@ -348,6 +368,34 @@ def test_severe_path_bureau_minutes(
     # 15:00-16:00 + Tue 07:30-08:00 (90), report 09:00-10:00 (60), restored
     # 10:00-10:30 (30): 540.
     assert body["compliance"]["bureau"]["working_minutes_used"] == 540
+
+
+def test_severe_path_time_total(
+    client: FlaskClient,
+    clock: Clock,
+    agent: Agent,
+    head: Persona,
+    technician: Persona,
+    vendor_user: Persona,
+) -> None:
+    body = run_severe_path(client, clock, agent, head, technician, vendor_user)
+    vendor = body["compliance"]["vendor"]
+    # vendor_analysis 510 and repair_and_test 1530; the retry shares the
+    # first attempt's deadline and adds nothing to the time allowed.
+    assert vendor["working_minutes_allowed"] == 2040
+    # vendor_analysis Tue 08:00-15:00 (420), first repair Tue 15:00 to Thu
+    # 10:00 (60 + 510 + 150 = 720), the retry 960.
+    assert vendor["working_minutes_used"] == 2100
+    assert vendor["working_minutes_left"] == -60
+    bureau = body["compliance"]["bureau"]
+    # 120 + 60 + 120 + 510 + 120 + 120 + 60 for the seven bureau steps.
+    assert bureau["working_minutes_allowed"] == 1110
+    assert bureau["working_minutes_left"] == 570
+    assert body["time_total"] == {
+        "working_minutes_allowed": 3150,
+        "working_minutes_used": 2640,
+        "working_minutes_left": 510,
+    }
 
 
 def test_severe_path_vendor_sees_case(

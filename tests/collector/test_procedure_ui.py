@@ -69,6 +69,21 @@ def test_panel_marks_overdue(
     assert "terlambat (overdue)" in page(client, f"/cases/{case_id}")
 
 
+def test_panel_shows_time_total(
+    client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    login(client, head)
+    text = page(client, f"/cases/{case_id}")
+    start = text.index('<p class="time-total">')
+    paragraph = " ".join(text[start : text.index("</p>", start)].split())
+    # Received Friday 14:00 with 1 day (510 min) allowed, now Friday 14:30.
+    assert 'Biro <span class="en">(bureau)</span> 0 j 30 m / 8 j 00 m' in paragraph
+    assert 'pengembang <span class="en">(vendor)</span> 0 j 00 m / 0 j 00 m' in (
+        paragraph
+    )
+    assert 'semua <span class="en">(all)</span> 0 j 30 m / 8 j 00 m' in paragraph
+
+
 def test_panel_offers_next_steps(
     client: FlaskClient, head: Persona, case_id: int
 ) -> None:
