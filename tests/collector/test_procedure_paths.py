@@ -1,5 +1,8 @@
 """Both paths of the procedure end to end through the API, with personas.
 
+A third run takes the minor path across public holidays, joint leave days,
+a weekend and work after hours.
+
 Deadlines are worked out by hand in the comments: office hours Mon-Fri
 07:30-16:00 WIB, one working day is 510 working minutes.
 """
@@ -214,6 +217,119 @@ def test_minor_path_history_events(
     analysis_event = body["events"][3]
     assert analysis_event["detail"]["to"] == "minor_repair"
     assert analysis_event["detail"]["due_at"] == "2026-12-10T10:00:00+07:00"
+
+
+def run_holiday_path(
+    client: FlaskClient,
+    clock: Clock,
+    unit_user: Persona,
+    head: Persona,
+    technician: Persona,
+) -> dict[str, Any]:
+    # May 2026: Thursday 14 (Ascension) and Wednesday 27 (Idul Adha) are
+    # public holidays, Friday 15 and Thursday 28 joint leave days.
+    clock.now = wib(2026, 5, 13, 14, 30)
+    case = file_report(
+        client, unit_user, wib(2026, 5, 13, 14), memorandum_date="2026-05-13"
+    )
+    case_id = case["id"]
+    steps = [
+        # The head assigns on the evening of the holiday, after hours.
+        (wib(2026, 5, 14, 20), head, "assignment", {}),
+        (wib(2026, 5, 18, 8), head, "analysis", {"technician": technician.name}),
+        (wib(2026, 5, 18, 9), technician, "minor_repair", analysis("minor")),
+        (
+            wib(2026, 5, 26, 15),
+            technician,
+            "report",
+            {"work_done": "rebuilt the index", "retest_result": "passed"},
+        ),
+        # The report is written on the evening of the joint leave day.
+        (wib(2026, 5, 28, 19), technician, "restored", REPORT),
+        (
+            wib(2026, 5, 29, 8),
+            technician,
+            "closed",
+            {**RESTORED, "back_at": "2026-05-28T19:30:00+07:00"},
+        ),
+    ]
+    for now, persona, target, fields in steps:
+        clock.now = now
+        case = ok(move(client, persona, case_id, target, fields))
+    return case
+
+
+def test_holiday_path_deadlines(
+    client: FlaskClient,
+    clock: Clock,
+    unit_user: Persona,
+    head: Persona,
+    technician: Persona,
+) -> None:
+    body = run_holiday_path(client, clock, unit_user, head, technician)
+    due = {view["id"]: view["due_at"] for view in body["steps"]}
+    # received (1 day = 510) from Wed 13 May 14:00: Wed 120; Thu 14 and Fri
+    # 15 closed, then the weekend; Mon 18 07:30 + 390 = 14:00.
+    assert due["received"] == "2026-05-18T14:00:00+07:00"
+    # assignment (1 hour) from Thu 14 May 20:00: the clock starts Mon 07:30.
+    assert due["assignment"] == "2026-05-18T08:30:00+07:00"
+    # analysis (2 hours) from Mon 08:00.
+    assert due["analysis"] == "2026-05-18T10:00:00+07:00"
+    # minor_repair (3 days = 1530) from Mon 18 09:00: Mon 420, Tue 510, Wed
+    # 510, Thu 21 07:30 + 90 = 09:00.
+    assert due["minor_repair"] == "2026-05-21T09:00:00+07:00"
+    # report (2 hours) from Tue 26 15:00: Tue 60; Wed 27 and Thu 28 closed;
+    # Fri 29 07:30 + 60 = 08:30.
+    assert due["report"] == "2026-05-29T08:30:00+07:00"
+    # restored (1 hour) from Thu 28 19:00: the clock starts Fri 07:30.
+    assert due["restored"] == "2026-05-29T08:30:00+07:00"
+
+
+def test_holiday_path_after_hours_work(
+    client: FlaskClient,
+    clock: Clock,
+    unit_user: Persona,
+    head: Persona,
+    technician: Persona,
+) -> None:
+    body = run_holiday_path(client, clock, unit_user, head, technician)
+    received = step_of(body, "received")
+    assert received["completed_at"] == "2026-05-14T20:00:00+07:00"
+    # Wed 14:00-16:00 is used; Mon 07:30-14:00 is left.
+    assert received["working_minutes_used"] == 120
+    assert received["working_minutes_left"] == 390
+    assignment = step_of(body, "assignment")
+    assert assignment["started_at"] == "2026-05-14T20:00:00+07:00"
+    assert assignment["clock_started_at"] == "2026-05-18T07:30:00+07:00"
+    # Mon 07:30-08:00 is used, 30 of the 60 minutes.
+    assert assignment["working_minutes_used"] == 30
+    assert assignment["working_minutes_left"] == 30
+    report = step_of(body, "report")
+    assert report["completed_at"] == "2026-05-28T19:00:00+07:00"
+    assert report["overdue"] is False
+    # Tue 26 15:00-16:00 is used; Fri 29 07:30-08:30 is left.
+    assert report["working_minutes_used"] == 60
+    assert report["working_minutes_left"] == 60
+    assert step_of(body, "restored")["clock_started_at"] == (
+        "2026-05-29T07:30:00+07:00"
+    )
+
+
+def test_holiday_path_late_repair(
+    client: FlaskClient,
+    clock: Clock,
+    unit_user: Persona,
+    head: Persona,
+    technician: Persona,
+) -> None:
+    body = run_holiday_path(client, clock, unit_user, head, technician)
+    repair = step_of(body, "minor_repair")
+    assert repair["overdue"] is True
+    # Mon 18 09:00-16:00 (420), Tue 19, Wed 20, Thu 21, Fri 22 and Mon 25
+    # (5 x 510), Tue 26 07:30-15:00 (450). 3420 - 1530 past the deadline.
+    assert repair["working_minutes_used"] == 3420
+    assert repair["working_minutes_left"] == -1890
+    assert body["compliance"]["bureau"]["late"] == 1
 
 
 def open_agent_case(client: FlaskClient, agent: Agent) -> int:
