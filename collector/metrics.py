@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from collector.models import Case, Host, MetricCounter, utcnow
 
@@ -73,6 +74,7 @@ class DatabaseCollector(Collector):
         session = self._session
         yield from self._counters(session)
         yield self._open_cases(session)
+        yield self._closed_cases(session)
         hosts = GaugeMetricFamily(
             "pelihara_hosts_not_reporting",
             "Hosts whose agent was silent for more than twice its interval.",
@@ -100,19 +102,41 @@ class DatabaseCollector(Collector):
             yield family
 
     def _open_cases(self, session: Session) -> GaugeMetricFamily:
-        family = GaugeMetricFamily(
-            "pelihara_cases_open",
-            "Open cases, by step and source.",
-            labels=["step", "source"],
+        return _case_counts(
+            session, "open", Case.step, "step", "Open cases, by step and source."
         )
-        rows = session.execute(
-            select(Case.step, Case.source, func.count())
-            .where(Case.status == "open")
-            .group_by(Case.step, Case.source)
+
+    def _closed_cases(self, session: Session) -> GaugeMetricFamily:
+        # False alarms and duplicates are kept as cases, so reports count
+        # them apart from the cases that were repaired (resolution restored).
+        return _case_counts(
+            session,
+            "closed",
+            Case.resolution,
+            "resolution",
+            "Closed cases, by resolution and source.",
         )
-        for step, source, count in rows:
-            family.add_metric([step, source], count)
-        return family
+
+
+def _case_counts(
+    session: Session,
+    status: str,
+    column: InstrumentedAttribute[Any],
+    label: str,
+    documentation: str,
+) -> GaugeMetricFamily:
+    # Cases of one status counted by `column` and source, as pelihara_cases_<status>.
+    family = GaugeMetricFamily(
+        f"pelihara_cases_{status}", documentation, labels=[label, "source"]
+    )
+    rows = session.execute(
+        select(column, Case.source, func.count())
+        .where(Case.status == status)
+        .group_by(column, Case.source)
+    )
+    for value, source, count in rows:
+        family.add_metric([value or "", source], count)
+    return family
 
 
 def render_metrics(session: Session) -> bytes:

@@ -274,3 +274,36 @@ def test_false_alarm_not_reopened(
     assert opened["id"] != first
     body = client.get(f"/api/v1/cases/{opened['id']}", headers=head.headers())
     assert body.get_json()["steps"][0]["due_at"] == "2026-12-07T13:00:00+07:00"
+
+
+def test_closed_counted_by_resolution(
+    client: FlaskClient,
+    clock: Clock,
+    agent: Agent,
+    head: Persona,
+    technician: Persona,
+    unit_user: Persona,
+    case_id: int,
+) -> None:
+    restore_agent_case(client, clock, agent, head, technician)
+    second = file_report(client, unit_user, wib(2026, 12, 7, 9, 10))["id"]
+    close(client, head, case_id, resolution="false_alarm", reason="test mail")
+    close(
+        client,
+        head,
+        second,
+        resolution="duplicate",
+        reason="same memorandum sent twice",
+        duplicate_of=case_id,
+    )
+
+    text = client.get("/metrics").get_data(as_text=True)
+
+    assert 'pelihara_cases_closed{resolution="restored",source="agent"} 1.0' in text
+    assert (
+        'pelihara_cases_closed{resolution="false_alarm",source="memorandum"} 1.0'
+        in text
+    )
+    assert (
+        'pelihara_cases_closed{resolution="duplicate",source="memorandum"} 1.0' in text
+    )
