@@ -8,6 +8,8 @@ Friday and 7 Dec a Monday.
 from __future__ import annotations
 
 from datetime import datetime
+from importlib import resources
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -119,3 +121,38 @@ def step_of(body: dict[str, Any], step_id: str, attempt: int = 1) -> dict[str, A
         if view["id"] == step_id and view["attempt"] == attempt:
             return view
     raise AssertionError(f"no step {step_id} attempt {attempt} in {body['steps']}")
+
+
+APPROVAL_STEP = """\
+  - id: approval
+    name: Persetujuan laporan
+    name_en: Report approved
+    party: bureau
+    roles: [head]
+    time_standard: 1 day
+    fields:
+      - id: approved_by
+        type: user
+        user_role: head
+        name: Disetujui oleh
+        name_en: Approved by
+    next: [restored]
+"""
+
+
+def workflow_with_approval(path: Path) -> Path:
+    """Write the default workflow to `path` and return it, with 30 minutes
+    for assignment and an approval step by the head after the report."""
+    default = resources.files("collector.workflow").joinpath("default.yaml")
+    text = default.read_text("utf-8")
+    text = text.replace(
+        "    roles: [head]\n    time_standard: 1 hour\n",
+        "    roles: [head]\n    time_standard: 30 minutes\n",
+    )
+    text = text.replace(
+        "        name_en: Supporting documents\n    next: [restored]\n",
+        "        name_en: Supporting documents\n    next: [approval]\n\n"
+        + APPROVAL_STEP,
+    )
+    path.write_text(text, encoding="utf-8")
+    return path

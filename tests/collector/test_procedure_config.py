@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +13,17 @@ from collector.procedure import ProcedureConfigError, procedure_from_config
 from collector.workflow import WorkflowError
 
 from .conftest import Persona
-from .procedure_support import Clock, file_report, move, start_clock, wib
-
-
-def custom_workflow(tmp_path: Path) -> Path:
-    text = resources.files("collector.workflow").joinpath("default.yaml")
-    changed = text.read_text("utf-8").replace(
-        "    roles: [head]\n    time_standard: 1 hour\n",
-        "    roles: [head]\n    time_standard: 30 minutes\n",
-    )
-    path = tmp_path / "workflow.yaml"
-    path.write_text(changed, encoding="utf-8")
-    return path
+from .procedure_support import (
+    REPORT,
+    RESTORED,
+    Clock,
+    analysis,
+    file_report,
+    move,
+    start_clock,
+    wib,
+    workflow_with_approval,
+)
 
 
 @pytest.fixture
@@ -40,7 +38,8 @@ class TestEnvironment:
     def app_config(
         self, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> dict[str, Any]:
-        monkeypatch.setenv("PELIHARA_WORKFLOW_FILE", str(custom_workflow(tmp_path)))
+        path = workflow_with_approval(tmp_path / "workflow.yaml")
+        monkeypatch.setenv("PELIHARA_WORKFLOW_FILE", str(path))
         monkeypatch.setenv("PELIHARA_EXTRA_DAYS_OFF", "2026-12-07")
         return {"PROCEDURE_CLOCK": clock}
 
@@ -84,6 +83,107 @@ class TestAppConfig:
         # A day is 480 min (08:00-16:00). Friday 120, Saturday 5 Dec (made a
         # working day) 08:00 + 360 = 14:00.
         assert body["steps"][0]["due_at"] == "2026-12-05T14:00:00+07:00"
+
+
+class TestAddedStep:
+    """A step added in the workflow file is taken, checked and timed like the rest."""
+
+    @pytest.fixture
+    def app_config(self, clock: Clock, tmp_path: Path) -> dict[str, Any]:
+        path = workflow_with_approval(tmp_path / "workflow.yaml")
+        return {"PROCEDURE_CLOCK": clock, "WORKFLOW_FILE": str(path)}
+
+    @pytest.fixture
+    def case_id(
+        self,
+        client: FlaskClient,
+        clock: Clock,
+        unit_user: Persona,
+        head: Persona,
+        technician: Persona,
+    ) -> int:
+        clock.now = wib(2026, 12, 4, 14, 30)
+        case_id = file_report(client, unit_user, wib(2026, 12, 4, 14))["id"]
+        repaired = {"work_done": "fixed the session table", "retest_result": "passed"}
+        steps = [
+            (wib(2026, 12, 7, 8), head, "assignment", {}),
+            (
+                wib(2026, 12, 7, 8, 30),
+                head,
+                "analysis",
+                {"technician": "technician-user"},
+            ),
+            (wib(2026, 12, 7, 10), technician, "minor_repair", analysis("minor")),
+            (wib(2026, 12, 7, 11), technician, "report", repaired),
+            (wib(2026, 12, 7, 12), technician, "approval", REPORT),
+        ]
+        for now, persona, target, fields in steps:
+            clock.now = now
+            answer = move(client, persona, case_id, target, fields)
+            assert answer.status_code == 200, answer.get_json()
+        clock.now = wib(2026, 12, 7, 13)
+        return case_id
+
+    def test_added_step_deadline(
+        self, client: FlaskClient, head: Persona, case_id: int
+    ) -> None:
+        body = client.get(f"/api/v1/cases/{case_id}", headers=head.headers())
+        approval = body.get_json()["steps"][-1]
+        assert approval["id"] == "approval"
+        # 1 day (510 min) from Monday 12:00: Monday 240, Tuesday 07:30 + 270.
+        assert approval["due_at"] == "2026-12-08T12:00:00+07:00"
+
+    def test_added_step_role_refused(
+        self, client: FlaskClient, technician: Persona, case_id: int
+    ) -> None:
+        fields = {"approved_by": "head-user"}
+        answer = move(client, technician, case_id, "restored", fields)
+        assert answer.status_code == 403
+        assert answer.get_json()["error"] == (
+            "role 'technician' may not complete step 'approval'; allowed roles: "
+            "head, admin"
+        )
+
+    def test_added_step_field_missing(
+        self, client: FlaskClient, head: Persona, case_id: int
+    ) -> None:
+        answer = move(client, head, case_id, "restored")
+        assert answer.status_code == 422
+        assert answer.get_json()["error"] == (
+            "missing required field 'approved_by' for step 'approval'"
+        )
+
+    def test_added_step_user_role_checked(
+        self, client: FlaskClient, head: Persona, case_id: int
+    ) -> None:
+        fields = {"approved_by": "technician-user"}
+        answer = move(client, head, case_id, "restored", fields)
+        assert answer.status_code == 422
+        assert answer.get_json()["error"] == (
+            "field 'approved_by': user 'technician-user' has role 'technician'; "
+            "expected a user with role 'head'"
+        )
+
+    def test_added_step_completes_case(
+        self,
+        client: FlaskClient,
+        clock: Clock,
+        head: Persona,
+        technician: Persona,
+        case_id: int,
+    ) -> None:
+        answer = move(client, head, case_id, "restored", {"approved_by": "head-user"})
+        assert answer.status_code == 200
+        assert answer.get_json()["step"] == "restored"
+        clock.now = wib(2026, 12, 7, 13, 30)
+        fields = {**RESTORED, "back_at": "2026-12-07T13:15:00+07:00"}
+        body = move(client, technician, case_id, "closed", fields).get_json()
+        assert body["resolution"] == "restored"
+        assert [view["id"] for view in body["steps"]][-3:] == [
+            "report",
+            "approval",
+            "restored",
+        ]
 
 
 def test_config_defaults() -> None:

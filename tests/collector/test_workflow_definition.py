@@ -8,6 +8,8 @@ import pytest
 from collector.calendar import WorkingDuration
 from collector.workflow import END, Workflow, WorkflowError, load_workflow
 
+from .procedure_support import workflow_with_approval
+
 # Line numbers in the expected messages below refer to this text.
 BASE = """\
 steps:
@@ -155,31 +157,7 @@ def test_default_packaged_file_is_loaded() -> None:
 
 
 def test_custom_file_used(tmp_path: Path) -> None:
-    default = resources.files("collector.workflow").joinpath("default.yaml")
-    text = default.read_text("utf-8")
-    text = text.replace(
-        "    roles: [head]\n    time_standard: 1 hour\n",
-        "    roles: [head]\n    time_standard: 30 minutes\n",
-    )
-    text = text.replace(
-        "        name_en: Supporting documents\n    next: [restored]\n",
-        "        name_en: Supporting documents\n    next: [approval]\n\n"
-        "  - id: approval\n"
-        "    name: Persetujuan laporan\n"
-        "    name_en: Report approved\n"
-        "    party: bureau\n"
-        "    roles: [head]\n"
-        "    time_standard: 1 day\n"
-        "    fields:\n"
-        "      - id: approved_by\n"
-        "        type: user\n"
-        "        user_role: head\n"
-        "        name: Disetujui oleh\n"
-        "        name_en: Approved by\n"
-        "    next: [restored]\n",
-    )
-    path = tmp_path / "custom.yaml"
-    path.write_text(text, encoding="utf-8")
+    path = workflow_with_approval(tmp_path / "custom.yaml")
 
     custom = load_workflow(path)
 
