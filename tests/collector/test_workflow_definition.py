@@ -546,6 +546,39 @@ def test_fields_test_stage_unknown(workflow: Workflow) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("tests", "message"),
+    [
+        (
+            "all passed",
+            "field 'tests': expected an object with one entry per stage "
+            "(module_and_system, evaluation, network_and_units), got 'all passed'",
+        ),
+        (
+            {"module_and_system": PASSED, "evaluation": "passed"}
+            | {"network_and_units": PASSED},
+            "field 'tests.evaluation': expected an object with result and notes, "
+            "got 'passed'",
+        ),
+        (
+            {"module_and_system": PASSED, "evaluation": PASSED}
+            | {"network_and_units": {"result": "passed", "notes": 3}},
+            "field 'tests.network_and_units.notes': expected text, got 3",
+        ),
+        (
+            {"module_and_system": PASSED, "evaluation": PASSED}
+            | {"network_and_units": {"result": "passed", "by": "budi"}},
+            "field 'tests.network_and_units': unknown key 'by'; expected result "
+            "or notes",
+        ),
+    ],
+)
+def test_fields_test_stages_invalid(
+    workflow: Workflow, tests: object, message: str
+) -> None:
+    assert workflow.validate_fields("repair_and_test", {"tests": tests}) == [message]
+
+
 def test_step_unknown(workflow: Workflow) -> None:
     with pytest.raises(KeyError) as caught:
         workflow.step("approval")
