@@ -182,6 +182,7 @@ class BusinessCalendar:
         self.timezone = ZoneInfo(timezone)
         self.extra_days_off = frozenset(extra_days_off)
         self.extra_working_days = frozenset(extra_working_days)
+        self.use_holidays = use_holidays
         self.holidays = (
             holidays.country_holidays(
                 "ID", categories=HOLIDAY_CATEGORIES, language="id"
@@ -189,6 +190,22 @@ class BusinessCalendar:
             if use_holidays
             else {}
         )
+
+    def has_joint_leave_days(self, year: int) -> bool:
+        """Return whether joint leave days of ``year`` are known.
+
+        They are known when the holidays package lists some for that year
+        (its government category), or when the configuration names an extra
+        day off in that year.
+        """
+        if any(day.year == year for day in self.extra_days_off):
+            return True
+        if not self.use_holidays:
+            return False
+        government = holidays.country_holidays(
+            "ID", categories=("government",), years=year
+        )
+        return len(government) > 0
 
     def day_off_reason(self, day: date) -> str | None:
         """Return why ``day`` is not a working day, or None if it is one."""

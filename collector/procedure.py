@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import holidays
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -197,7 +198,26 @@ def init_app(app: Flask) -> Procedure:
         procedure.calendar.day_minutes,
         f"via {procedure.smtp.host}:{procedure.smtp.port}" if procedure.smtp else "off",
     )
+    _warn_unknown_joint_leave(procedure)
     return procedure
+
+
+def _warn_unknown_joint_leave(procedure: Procedure) -> None:
+    # Joint leave days are decreed year by year, and a holidays release
+    # lists only the decrees made before it. Without them, deadlines count
+    # those days as working days.
+    calendar = procedure.calendar
+    if not calendar.use_holidays:
+        return
+    year = procedure.clock().astimezone(calendar.timezone).year
+    if not calendar.has_joint_leave_days(year):
+        logger.warning(
+            "holidays %s lists no joint leave days (cuti bersama) for %d; "
+            "upgrade the holidays package or add them to EXTRA_DAYS_OFF "
+            "(PELIHARA_EXTRA_DAYS_OFF)",
+            holidays.__version__,
+            year,
+        )
 
 
 def current_procedure() -> Procedure:

@@ -374,3 +374,17 @@ def test_office_hours_none_open() -> None:
     assert str(caught.value) == (
         "office hours: no weekday has office hours; give at least one"
     )
+
+
+def test_calendar_joint_leave_known_2026(calendar: BusinessCalendar) -> None:
+    assert calendar.has_joint_leave_days(2026) is True
+
+
+def test_calendar_joint_leave_unknown_year(calendar: BusinessCalendar) -> None:
+    # The joint leave days of 2099 are not decreed yet.
+    assert calendar.has_joint_leave_days(2099) is False
+
+
+def test_calendar_joint_leave_configured() -> None:
+    calendar = BusinessCalendar(extra_days_off=[date(2099, 12, 24)])
+    assert calendar.has_joint_leave_days(2099) is True

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, time
 from pathlib import Path
 from typing import Any
 
+import holidays
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
-from collector.procedure import ProcedureConfigError, procedure_from_config
+from collector.procedure import ProcedureConfigError, init_app, procedure_from_config
 from collector.workflow import WorkflowError
 
 from .conftest import Persona
@@ -241,3 +244,24 @@ def test_config_invalid_smtp_port() -> None:
         "SMTP_PORT (PELIHARA_SMTP_PORT): invalid port 'smtp'; expected a number "
         "such as 25 or 587"
     )
+
+
+def test_config_warns_unknown_joint_leave(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock(wib(2099, 1, 5, 9))
+    app = Flask("joint-leave")
+    app.config.update(PROCEDURE_CLOCK=clock)
+    with caplog.at_level(logging.WARNING, logger="collector.procedure"):
+        init_app(app)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"holidays {holidays.__version__} lists no joint leave days (cuti "
+        "bersama) for 2099; upgrade the holidays package or add them to "
+        "EXTRA_DAYS_OFF (PELIHARA_EXTRA_DAYS_OFF)"
+    ]
+
+
+def test_config_known_joint_leave_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    app = Flask("joint-leave")
+    app.config.update(PROCEDURE_CLOCK=Clock(wib(2026, 1, 5, 9)))
+    with caplog.at_level(logging.WARNING, logger="collector.procedure"):
+        init_app(app)
+    assert caplog.records == []
