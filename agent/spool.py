@@ -11,7 +11,9 @@ in the file, a result resent after a crash carries the same id and the
 collector stores it once.
 
 The spool is bounded by size: when a new result does not fit, the oldest OK
-results are dropped first and failures only when no OK result is left.
+results are dropped first and failures only when no OK result is left. A new
+OK result never pushes out a failure: when dropping every older OK result
+would not make room, the new result is dropped instead.
 """
 
 from __future__ import annotations
@@ -167,8 +169,9 @@ class Spool:
     def put(self, payload: Mapping[str, Any]) -> Entry | None:
         """Write one result payload durably and return its entry.
 
-        Drops older results first if the new one does not fit in max_bytes,
-        and drops the new one (returning None) if it alone is larger.
+        Drops older results first if the new one does not fit in max_bytes.
+        Drops the new one instead (returning None) if it alone is larger, or
+        if it is OK and fits only by dropping a failure.
         Raises OSError if the file cannot be written, leaving the spool as it
         was apart from the drops.
         """
@@ -180,7 +183,7 @@ class Spool:
                 self._last_ns = written_ns
                 name = f"{written_ns:020d}-{payload['id']}{SUFFIX}"
                 entry = Entry(name, len(data), written_ns, payload)
-                if entry.size > self.max_bytes:
+                if not self._can_make_room(entry):
                     dropped.append(entry)
                     return None
                 dropped.extend(self._make_room(entry.size))
@@ -192,6 +195,15 @@ class Spool:
             # Reported outside the lock because on_drop may read the spool.
             for old in dropped:
                 self._report_drop(old)
+
+    def _can_make_room(self, entry: Entry) -> bool:
+        if entry.size > self.max_bytes:
+            return False
+        if entry.status != "OK":
+            return True
+        # An OK result may push out only older OK results, never a failure.
+        ok_bytes = sum(e.size for e in self._entries.values() if e.status == "OK")
+        return self._bytes - ok_bytes + entry.size <= self.max_bytes
 
     def _make_room(self, size: int) -> list[Entry]:
         dropped: list[Entry] = []

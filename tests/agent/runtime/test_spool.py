@@ -199,6 +199,22 @@ def test_spool_full_of_failures_drops_oldest_failure(tmp_path: Path) -> None:
     assert [e.id for e in spool.pending(10)] == [second.id, third.id]
 
 
+def test_spool_full_of_failures_drops_new_ok(tmp_path: Path) -> None:
+    size = entry_size()
+    dropped: list[Entry] = []
+    spool = Spool(tmp_path, 2 * size + 10, on_drop=dropped.append)
+    critical = spool.put(payload(Status.CRITICAL))
+    ok_old = spool.put(payload(Status.OK))
+    warning = spool.put(payload(Status.WARNING))
+
+    ok_new = spool.put(payload(Status.OK))
+
+    assert ok_new is None
+    assert [e.status for e in dropped] == ["OK", "OK"]
+    assert dropped[0].id == ok_old.id
+    assert [e.id for e in spool.pending(10)] == [critical.id, warning.id]
+
+
 def test_spool_drops_result_larger_than_spool(tmp_path: Path) -> None:
     dropped: list[Entry] = []
     spool = Spool(tmp_path, 50, on_drop=dropped.append)
