@@ -169,3 +169,33 @@ def test_metrics_value_not_measured_is_removed() -> None:
     get = metrics.registry.get_sample_value
     assert get("pelihara_check_value", {**labels, "value": "used_percent"}) == 51.0
     assert get("pelihara_check_value", {**labels, "value": "free_bytes"}) is None
+
+
+def test_metrics_spool_drop_counted_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from agent.cli import _open_spool
+    from agent.spec import Status
+
+    from .test_spool import payload
+
+    metrics = Metrics()
+    config = make_config(
+        collector="http://127.0.0.1:1",
+        spool=tmp_path / "spool",
+        spool_max_bytes=1 << 20,
+    )
+    spool = _open_spool(config, metrics)
+    large_ok = {**payload(Status.OK), "message": "m" * 400_000}
+    first = spool.put(large_ok)
+    spool.put({**large_ok, "id": "b" * 32})
+
+    with caplog.at_level("WARNING", logger="agent.spool"):
+        spool.put({**large_ok, "id": "c" * 32})
+
+    get = metrics.registry.get_sample_value
+    assert get("pelihara_agent_dropped_results_total", {"status": "OK"}) == 1.0
+    assert get("pelihara_agent_dropped_results_total", {"status": "CRITICAL"}) == 0.0
+    assert get("pelihara_agent_spool_pending_results") == 2.0
+    assert first.id in caplog.text
+    assert "is full" in caplog.text
