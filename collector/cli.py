@@ -35,6 +35,9 @@ from collector.tokens import (
 
 logger = logging.getLogger(__name__)
 PROGRAM = "pelihara-collector"
+#: gunicorn's default access log format with the process id of the worker
+#: that served the request appended as `<pid>`.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(p)s'
 
 
 class CommandError(Exception):
@@ -213,6 +216,7 @@ def command_serve(arguments: argparse.Namespace) -> int:
         "threads": arguments.threads,
         "worker_class": "gthread",
         "accesslog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
         "graceful_timeout": 10,
         "timeout": 60,
     }

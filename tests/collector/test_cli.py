@@ -336,6 +336,15 @@ def concurrent_posts(server: Server, token: str, batches: list[dict]) -> list[di
         return list(pool.map(send, batches))
 
 
+def result_post_workers(server: Server) -> set[str]:
+    """Return the process ids of the workers that logged a POST of results."""
+    workers = set()
+    for line in server.log.read_text(errors="replace").splitlines():
+        if '"POST /api/v1/results ' in line:
+            workers.add(line.rsplit(" ", 1)[1])
+    return workers
+
+
 def batch(result: dict) -> dict:
     return {"agent": {"host": "app-01", "interval_seconds": 7200}, "results": [result]}
 
@@ -356,6 +365,8 @@ def test_cli_serve_concurrent_posts_open_one_case(
     second = concurrent_posts(server, token, [batch(same)] * CONCURRENT_POSTS)
     third = concurrent_posts(server, token, [batch(other_check)] * CONCURRENT_POSTS)
 
+    # The race is between processes only if more than one worker served posts.
+    assert len(result_post_workers(server)) >= 2, server.log_tail()
     actions = [change["action"] for body in first for change in body["cases"]]
     assert actions.count("opened") == 1
     assert actions.count("repeated") == CONCURRENT_POSTS - 1
