@@ -1,4 +1,4 @@
-"""Delivery faults with real processes: a collector down, an agent killed mid-send."""
+"""Delivery faults with real processes: collector down, agent killed, silent peer."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import Collector, free_port, program
 
@@ -19,7 +22,9 @@ AGENT_HOST = "fault-host"
 FAILING_CHECKS = ("backup-a", "backup-b")
 
 
-def write_checks(folder: Path, collector_url: str) -> Path:
+def write_checks(
+    folder: Path, collector_url: str, interval: str = "2h", listen_port: int = 0
+) -> Path:
     """Write a checks.yaml with two backup checks that fail (no backup files)."""
     checks = "".join(
         f"""\
@@ -28,6 +33,7 @@ def write_checks(folder: Path, collector_url: str) -> Path:
     category: database
     path: missing-{name}/*.db
     max_age: 1d
+    interval: {interval}
 """
         for name in FAILING_CHECKS
     )
@@ -38,7 +44,7 @@ agent:
   host: {AGENT_HOST}
   collector: {collector_url}
   token_file: agent.token
-  listen: 127.0.0.1:{free_port()}
+  listen: 127.0.0.1:{listen_port or free_port()}
   spool: spool
 checks:
 {checks}"""
@@ -61,6 +67,50 @@ def agent_once(config: Path, delivery_timeout: float = 5) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+class AgentService:
+    """A long-running `pelihara-agent run` process, its log in a file."""
+
+    def __init__(self, config: Path, metrics_port: int) -> None:
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        self.log_path = config.parent / "agent.log"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [program("pelihara-agent"), "run", "--config", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """Return one sample of the agent's /metrics, None if it is absent."""
+        text = requests.get(self.metrics_url, timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `condition` until it is true; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.2)
 
 
 def spooled_ids(spool: Path) -> set[str]:
@@ -92,12 +142,17 @@ def cases_by_check(collector: Collector, token: str) -> dict[str, dict]:
     return found
 
 
+def start_with_tokens(collector: Collector, folder: Path) -> str:
+    """Start the collector, write the agent's token file, return a viewer's token."""
+    collector.start()
+    collector.agent_token(AGENT_HOST, folder / "agent.token")
+    return collector.user_token("ops", "viewer")
+
+
 def test_results_spooled_while_collector_down_all_arrive_once(
     tmp_path: Path, collector: Collector
 ) -> None:
-    collector.start()
-    collector.agent_token(AGENT_HOST, tmp_path / "agent.token")
-    viewer_token = collector.user_token("ops", "viewer")
+    viewer_token = start_with_tokens(collector, tmp_path)
     collector.stop()
     config = write_checks(tmp_path, collector.url)
 
@@ -125,6 +180,112 @@ def test_results_spooled_while_collector_down_all_arrive_once(
         for result in cases[check][0]["results"]
     }
     assert waiting <= all_stored
+
+
+def spooled_per_check(spool: Path) -> dict[str, int]:
+    """Return how many results of each failing check wait in the spool."""
+    counts = dict.fromkeys(FAILING_CHECKS, 0)
+    for path in spool.glob("*.json"):
+        if path.name.startswith("."):
+            continue
+        counts[json.loads(path.read_text())["check"]] += 1
+    return counts
+
+
+def collector_result_ids(collector: Collector, token: str) -> set[str]:
+    return {
+        result["id"]
+        for found in cases_by_check(collector, token).values()
+        for case in found
+        for result in case["results"]
+    }
+
+
+def test_agent_service_outage_delivers_every_result_once(
+    tmp_path: Path, collector: Collector
+) -> None:
+    """A running agent keeps its results through an outage, then sends each once."""
+    viewer_token = start_with_tokens(collector, tmp_path)
+    collector.stop()
+    metrics_port = free_port()
+    config = write_checks(tmp_path, collector.url, "1s", metrics_port)
+    spool = tmp_path / "spool"
+
+    agent = AgentService(config, metrics_port)
+    try:
+        wait_for(
+            lambda: min(spooled_per_check(spool).values()) >= 3,
+            60,
+            "three rounds of results in the spool",
+        )
+        waiting = spooled_ids(spool)
+        refused = agent.metric(
+            "pelihara_agent_delivery_failures_total", reason="connection"
+        )
+
+        collector.start()
+        wait_for(
+            lambda: waiting <= collector_result_ids(collector, viewer_token),
+            120,
+            f"the collector to store the spooled results\n{agent.log_text()}",
+        )
+        agent_running = agent.process.poll() is None
+    finally:
+        agent.stop()
+
+    assert agent_running is True
+    assert refused is not None
+    assert refused >= 1
+    cases = cases_by_check(collector, viewer_token)
+    assert sorted(cases) == sorted(FAILING_CHECKS)
+    for check in FAILING_CHECKS:
+        assert len(cases[check]) == 1, f"{check} has {len(cases[check])} cases"
+        case = cases[check][0]
+        stored = [result["id"] for result in case["results"]]
+        assert len(stored) == len(set(stored)), f"{check} stored an id twice"
+        assert case["occurrences"] == len(stored)
+
+
+def test_agent_service_silent_peer_does_not_block_rounds(tmp_path: Path) -> None:
+    """Rounds go on while the agent's only post waits on a peer that never responds."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    connected = threading.Event()
+
+    def accept_and_hold() -> None:
+        try:
+            connection, _ = silent.accept()
+        except OSError:
+            return
+        held.append(connection)
+        connected.set()
+
+    threading.Thread(target=accept_and_hold, daemon=True).start()
+    (tmp_path / "agent.token").write_text("unused-token-for-a-silent-peer\n")
+    metrics_port = free_port()
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    config = write_checks(tmp_path, url, "1s", metrics_port)
+
+    agent = AgentService(config, metrics_port)
+    try:
+        assert connected.wait(60), agent.log_text()
+        wait_for(
+            lambda: min(spooled_per_check(tmp_path / "spool").values()) >= 3,
+            60,
+            f"three rounds of results in the spool\n{agent.log_text()}",
+        )
+        attempts = agent.metric("pelihara_agent_delivery_attempts_total")
+        rounds = agent.metric("pelihara_agent_rounds_total")
+    finally:
+        agent.stop()
+        for connection in held:
+            connection.close()
+        silent.close()
+
+    # The post times out only after 30 s, so one attempt means it still hung.
+    assert attempts == 1.0
+    assert rounds is not None
+    assert rounds >= 3
 
 
 class HoldingProxy:
@@ -182,9 +343,7 @@ class HoldingProxy:
 def test_agent_killed_mid_send_loses_nothing_and_counts_nothing_twice(
     tmp_path: Path, collector: Collector
 ) -> None:
-    collector.start()
-    collector.agent_token(AGENT_HOST, tmp_path / "agent.token")
-    viewer_token = collector.user_token("ops", "viewer")
+    viewer_token = start_with_tokens(collector, tmp_path)
     proxy = HoldingProxy(collector.port)
     config = write_checks(tmp_path, f"http://127.0.0.1:{proxy.port}")
 
