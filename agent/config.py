@@ -61,15 +61,32 @@ AGENT_OPTIONS = (
     Option("batch_size", "int", default=500, minimum=1, maximum=10000),
 )
 
+# A check interval of more than a year is a typing error. The delivery
+# thread waits up to half the shortest interval, and a wait longer than
+# `threading.TIMEOUT_MAX` (about 292 years on Linux) raises OverflowError.
+MAX_INTERVAL_SECONDS = 366 * 24 * 3600.0
+
 CHECK_OPTIONS = (
     Option("name", "str", required=True),
     Option("kind", "str", required=True),
     Option("category", "str"),
-    Option("interval", "duration", default=7200.0, minimum=1.0),
+    Option(
+        "interval",
+        "duration",
+        default=7200.0,
+        minimum=1.0,
+        maximum=MAX_INTERVAL_SECONDS,
+    ),
     # Without a timeout key the loader uses min(DEFAULT_TIMEOUT, interval).
     Option("timeout", "duration", minimum=0.001),
     Option("retries", "int", default=0, minimum=0, maximum=100),
-    Option("retry_interval", "duration", default=60.0, minimum=0.001),
+    Option(
+        "retry_interval",
+        "duration",
+        default=60.0,
+        minimum=0.001,
+        maximum=MAX_INTERVAL_SECONDS,
+    ),
     Option("recover_after", "int", default=1, minimum=1, maximum=100),
     Option("open_case_on", "str_list", default=("critical",)),
     Option("depends_on", "str_list", default=()),

@@ -145,6 +145,25 @@ def test_config_collects_all_errors(write_config: ConfigWriter) -> None:
     ]
 
 
+def test_config_interval_above_maximum(write_config: ConfigWriter) -> None:
+    path = write_config(
+        """\
+        checks:
+          - name: a
+            kind: memory
+            interval: 99999999999999999999d
+            retry_interval: 367d
+        """
+    )
+
+    assert config_messages(path) == [
+        f"{path}:4: checks[0].interval: 99999999999999999999d is above the maximum "
+        "366d; use a smaller value",
+        f"{path}:5: checks[0].retry_interval: 367d is above the maximum 366d; "
+        "use a smaller value",
+    ]
+
+
 def test_config_error_str_lists_issues(write_config: ConfigWriter) -> None:
     path = write_config("checks: []\n")
 
