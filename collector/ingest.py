@@ -10,6 +10,7 @@ and check have at most one open case (`cases.open_key`).
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ MAX_RESULTS = 5000
 MAX_MESSAGE_CHARS = 4000
 MAX_VALUES = 100
 MAX_VALUE_NAME_CHARS = 100
+# The agent's maximum check interval. The heartbeat monitor and /metrics
+# turn twice the interval into a timedelta, which overflows for huge values.
+MAX_INTERVAL_SECONDS = 366 * 24 * 3600.0
 # A result stamped further ahead than this is logged: until the collector's
 # clock catches up, every later result of its check counts as late.
 CLOCK_AHEAD_WARNING = timedelta(hours=1)
@@ -135,9 +139,16 @@ def _string(
 def _number(value: Any, field_path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BatchError(field_path, f"expected a number, got {_type_name(value)}")
-    if value != value or value in (float("inf"), float("-inf")):
+    try:
+        number = float(value)
+    except OverflowError:
+        # An integer beyond the float range, e.g. 10**400.
+        raise BatchError(
+            field_path, "expected a finite number, got an integer beyond 1.8e308"
+        ) from None
+    if not math.isfinite(number):
         raise BatchError(field_path, f"expected a finite number, got {value!r}")
-    return float(value)
+    return number
 
 
 def _status(value: Any, field_path: str) -> str:
@@ -181,6 +192,12 @@ def parse_agent(payload: Mapping[str, Any]) -> AgentInfo:
         if interval <= 0:
             raise BatchError(
                 "agent.interval_seconds", f"must be positive, got {interval:g}"
+            )
+        if interval > MAX_INTERVAL_SECONDS:
+            raise BatchError(
+                "agent.interval_seconds",
+                f"must be at most {MAX_INTERVAL_SECONDS:.0f} (366 days), "
+                f"got {interval:g}",
             )
     return AgentInfo(host=host, version=version, interval_seconds=interval)
 

@@ -119,6 +119,12 @@ INVALID_RESULTS = [
         "results[0].values.used_percent: expected a number, got str",
     ),
     (
+        {"values": {"used_percent": 10**400}},
+        "results[0].values.used_percent",
+        "results[0].values.used_percent: expected a finite number, got an "
+        "integer beyond 1.8e308",
+    ),
+    (
         {"confirmed": "yes"},
         "results[0].confirmed",
         "results[0].confirmed: expected true or false, got str",
@@ -201,6 +207,22 @@ def test_api_results_invalid_interval_is_422(client: FlaskClient, agent: Agent) 
 
     assert answer.get_json() == {
         "error": "agent.interval_seconds: must be positive, got 0",
+        "field": "agent.interval_seconds",
+    }
+
+
+def test_api_results_interval_above_maximum_is_422(
+    client: FlaskClient, agent: Agent
+) -> None:
+    batch = agent.batch()
+    batch["agent"]["interval_seconds"] = 1e308
+
+    answer = client.post("/api/v1/results", json=batch, headers=agent.headers())
+
+    assert answer.status_code == 422
+    assert answer.get_json() == {
+        "error": "agent.interval_seconds: must be at most 31622400 (366 days), "
+        "got 1e+308",
         "field": "agent.interval_seconds",
     }
 
