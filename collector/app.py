@@ -15,10 +15,12 @@ from flask import Request as FlaskRequest
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.routing import IntegerConverter
 
 from collector import __version__, api, auth, db, procedure_api, ui
 from collector.heartbeat import HeartbeatMonitor
 from collector.ingest import DEFAULT_REOPEN_WINDOW
+from collector.models import MAX_ROW_ID
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +235,18 @@ def _start_heartbeat_monitor(app: Flask, database: db.Database) -> None:
     app.extensions["pelihara.heartbeat"] = monitor
 
 
+class RowIdConverter(IntegerConverter):
+    """The `int` URL converter, bounded to ids a primary key can hold.
+
+    A path such as /cases/2147483648 matches no route and is 404, because
+    the database would raise on an id that does not fit the column.
+    """
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the collector application.
 
@@ -245,6 +259,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     app = Flask(__name__)
     app.request_class = CollectorRequest
+    app.url_map.converters["int"] = RowIdConverter
     data_dir = db.resolve_data_dir(config.pop("DATA_DIR", None))
     database_url = db.resolve_database_url(config.pop("DATABASE_URL", None), data_dir)
     app.config.update(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.models import Case, User
+from collector.models import Case, User, is_row_id
 from collector.models.procedure import COMPLAINT_CHANNELS, Complaint, ComplaintEvent
 from collector.procedure import TransitionRefused, actor_of
 
@@ -132,7 +132,7 @@ def create_complaint(
 
     case_id = body.get("case_id")
     if case_id is not None:
-        if not isinstance(case_id, int) or session.get(Case, case_id) is None:
+        if not is_row_id(case_id) or session.get(Case, case_id) is None:
             raise TransitionRefused(
                 422, f"case_id: case {case_id!r} not found", field="case_id"
             )

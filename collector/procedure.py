@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from collector.calendar import BusinessCalendar, parse_office_hours
-from collector.models import CLASSIFICATIONS, Case, CaseEvent, User, utcnow
+from collector.models import CLASSIFICATIONS, Case, CaseEvent, User, is_row_id, utcnow
 from collector.models.procedure import StepRecord
 from collector.workflow import END, Workflow, load_workflow
 from collector.workflow.definition import Problem
@@ -821,7 +821,7 @@ def close_as(
                 f"duplicate_of: case {case.id} cannot be a duplicate of itself",
                 field="duplicate_of",
             )
-        original = session.get(Case, duplicate_of)
+        original = session.get(Case, duplicate_of) if is_row_id(duplicate_of) else None
         if original is None:
             raise TransitionRefused(
                 422,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from collector.models.base import Base, UTCDateTime, utcnow
+from collector.models.base import MAX_ROW_ID, Base, UTCDateTime, is_row_id, utcnow
 from collector.models.core import (
     CASE_SOURCES,
     CASE_STATUSES,
@@ -33,6 +33,7 @@ __all__ = [
     "CASE_STATUSES",
     "CLASSIFICATIONS",
     "HEARTBEAT_CHECK",
+    "MAX_ROW_ID",
     "RESOLUTIONS",
     "ROLES",
     "STATUSES",
@@ -46,6 +47,7 @@ __all__ = [
     "Result",
     "UTCDateTime",
     "User",
+    "is_row_id",
     "open_key_for",
     "utcnow",
 ]

@@ -11,6 +11,21 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+# The largest id an Integer primary key holds on every supported database,
+# because PostgreSQL stores it as a 32-bit INTEGER. A larger id in a query
+# raises DataError there, and OverflowError in sqlite3 above 2**63 - 1, so
+# callers check ids from requests with `is_row_id` before they look them up.
+MAX_ROW_ID = 2**31 - 1
+
+
+def is_row_id(value: Any) -> bool:
+    """Return whether `value` is an int that a primary key column can hold."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and (1 <= value <= MAX_ROW_ID)
+    )
+
 
 def utcnow() -> datetime:
     """Return the current time as a timezone-aware UTC datetime."""

@@ -327,6 +327,23 @@ def test_api_case_not_found_is_404_json(client: FlaskClient, viewer: Persona) ->
     assert answer.get_json() == {"error": "case 999 not found"}
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/cases/2147483648",
+        "/api/v1/cases/99999999999999999999/steps",
+        "/api/v1/complaints/99999999999999999999",
+    ],
+)
+def test_api_id_beyond_integer_is_404_json(
+    client: FlaskClient, viewer: Persona, path: str
+) -> None:
+    answer = client.get(path, headers=viewer.headers())
+
+    assert answer.status_code == 404
+    assert "error" in answer.get_json()
+
+
 def test_api_unknown_path_is_404_json(client: FlaskClient) -> None:
     answer = client.get("/api/v1/nothing")
 

@@ -168,6 +168,14 @@ def test_complaint_unknown_case(client: FlaskClient, unit_user: Persona) -> None
     assert answer.get_json()["error"] == "case_id: case 999 not found"
 
 
+def test_complaint_case_id_beyond_integer(
+    client: FlaskClient, unit_user: Persona
+) -> None:
+    answer = submit(client, unit_user, case_id=2**31)
+    assert answer.status_code == 422
+    assert answer.get_json()["error"] == "case_id: case 2147483648 not found"
+
+
 def test_complaint_vendor_refused(client: FlaskClient, vendor_user: Persona) -> None:
     answer = submit(client, vendor_user)
     assert answer.status_code == 403

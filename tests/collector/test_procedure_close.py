@@ -110,6 +110,11 @@ def test_close_duplicate(
             "duplicate_of: case 999 not found",
         ),
         (
+            {"resolution": "duplicate", "reason": "x", "duplicate_of": 2**31},
+            422,
+            "duplicate_of: case 2147483648 not found",
+        ),
+        (
             {"resolution": "false_alarm", "reason": "x", "duplicate_of": 1},
             422,
             "duplicate_of: only a case closed as duplicate names an original",

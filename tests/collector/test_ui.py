@@ -96,6 +96,17 @@ def test_ui_unknown_case_is_404_html(client: FlaskClient, technician: Persona) -
     assert "Kasus 999 tidak ditemukan" in answer.get_data(as_text=True)
 
 
+def test_ui_case_id_beyond_integer_is_404(
+    client: FlaskClient, technician: Persona
+) -> None:
+    login(client, technician)
+
+    answer = client.get("/cases/99999999999999999999")
+
+    assert answer.status_code == 404
+    assert answer.mimetype == "text/html"
+
+
 def test_ui_unit_user_sees_own_cases(
     client: FlaskClient, agent: Agent, session: Session, unit_user: Persona
 ) -> None:
