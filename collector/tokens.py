@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from collector.models import ROLES, AgentToken, Host, User, utcnow
+from collector.models import ROLES, AgentToken, Host, User, is_row_id, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def revoke_agent_token(
     session: Session, token_id: int, now: datetime | None = None
 ) -> AgentToken:
     """Mark token `token_id` revoked; the caller commits."""
-    record = session.get(AgentToken, token_id)
+    record = session.get(AgentToken, token_id) if is_row_id(token_id) else None
     if record is None:
         raise TokenError(
             f"agent token {token_id} not found; `agent-tokens` lists the ids"

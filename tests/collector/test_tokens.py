@@ -59,6 +59,15 @@ def test_tokens_revoke_unknown_id(session: Session) -> None:
     assert str(raised.value) == "agent token 42 not found; `agent-tokens` lists the ids"
 
 
+def test_tokens_revoke_id_beyond_integer(session: Session) -> None:
+    with pytest.raises(TokenError) as raised:
+        revoke_agent_token(session, 10**20)
+
+    assert str(raised.value) == (
+        "agent token 100000000000000000000 not found; `agent-tokens` lists the ids"
+    )
+
+
 def test_tokens_second_token_same_host(session: Session) -> None:
     first, _ = create_agent_token(session, "app-02")
     second, _ = create_agent_token(session, "app-02")
