@@ -265,14 +265,18 @@ def readable_reason(workflow: Workflow, step_id: str | None, reason: str) -> str
     """Replace the quoted field and step ids of a refusal with their names.
 
     The API keeps the ids, so 'classification' in an API error is
-    "Tingkat kerusakan (Fault classification)" on the page.
+    "Tingkat kerusakan (Fault classification)" on the page. Only an id after
+    the word "field", "step" or "to" is replaced, because a role or user name
+    in the same message may equal a field id, as role 'technician' does.
     """
     step = workflow.step(step_id) if step_id and workflow.has_step(step_id) else None
 
     def name(match: re.Match[str]) -> str:
         token = match.group(1)
+        words_before = reason[: match.start()].split()
+        word_before = words_before[-1] if words_before else ""
         head, _, rest = token.partition(".")
-        if step is not None:
+        if step is not None and word_before == "field":
             spec = next((item for item in step.fields if item.id == head), None)
             if spec is not None:
                 if not rest:
@@ -281,7 +285,7 @@ def readable_reason(workflow: Workflow, step_id: str | None, reason: str) -> str
                 stage = next((s for s in spec.stages if s.id == stage_id), None)
                 if stage is not None:
                     return f'"{spec.label} / {stage.name} ({stage.name_en})"'
-        if workflow.has_step(token):
+        if word_before in ("step", "to") and workflow.has_step(token):
             return f'"{step_label(workflow, token)}"'
         return match.group(0)
 

@@ -135,6 +135,22 @@ def test_form_refusal_flashed(client: FlaskClient, head: Persona, case_id: int) 
     ) in text
 
 
+def test_form_refusal_keeps_role_name(
+    client: FlaskClient, head: Persona, technician: Persona, case_id: int
+) -> None:
+    move(client, head, case_id, "assignment")
+    token = login(client, technician)
+    client.post(
+        f"/cases/{case_id}/procedure/transition",
+        data={"csrf_token": token, "to": "analysis", "f_technician": technician.name},
+    )
+    text = page(client, f"/cases/{case_id}")
+    assert (
+        "role 'technician' may not complete step \"Penugasan oleh Kepala Biro "
+        '(Assignment by the head of bureau)"; allowed roles: head, admin'
+    ) in text
+
+
 def test_form_user_field_lists_technicians(
     client: FlaskClient, head: Persona, case_id: int
 ) -> None:
