@@ -286,7 +286,11 @@ def post_transition(case_id: int) -> Response:
     case = _case(case_id, user)
     body = _body()
     target = body.get("to")
-    if not isinstance(target, str) or not target:
+    if target is not None and not isinstance(target, str):
+        raise TransitionRefused(
+            422, f"to: expected the id of the next step, got {target!r}", field="to"
+        )
+    if not target:
         raise TransitionRefused(
             422, "to: missing; give the id of the next step", field="to"
         )

@@ -252,6 +252,15 @@ def test_refused_missing_to(client: FlaskClient, head: Persona, case_id: int) ->
     assert body["field"] == "to"
 
 
+def test_refused_to_not_text(client: FlaskClient, head: Persona, case_id: int) -> None:
+    answer = client.post(
+        f"/api/v1/cases/{case_id}/transitions", json={"to": 5}, headers=head.headers()
+    )
+    body = refused(answer, 422)
+    assert body["error"] == "to: expected the id of the next step, got 5"
+    assert body["field"] == "to"
+
+
 def test_refused_fields_not_object(
     client: FlaskClient, head: Persona, case_id: int
 ) -> None:
