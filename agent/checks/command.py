@@ -7,6 +7,7 @@ and the plugin itself is reaped so no zombie is left behind.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import ctypes
 import logging
@@ -26,6 +27,7 @@ import psutil
 from agent.checks.base import clean_text, one_line_outcome
 from agent.checks.schema import Option, OptionContext, Secret
 from agent.spec import Category, Outcome, Status, is_secret_name
+from agent.units import plural
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +242,32 @@ def _reap_adopted() -> None:
             os.waitpid(child.pid, os.WNOHANG)
         except (psutil.Error, OSError):
             continue
+
+
+def kill_running_plugins() -> int:
+    """Kill the process group of every plugin still running; return the count.
+
+    Runs at exit, because check threads are daemon threads: an agent
+    stopped by Ctrl-C or SIGTERM in the middle of a run would otherwise
+    leave a hung plugin running after it exits.
+    """
+    with _lock:
+        groups = sorted(_running)
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            logger.warning("cannot kill process group %d of a running plugin", group)
+    if groups:
+        logger.info(
+            "killed %s still running", plural(len(groups), "plugin process group")
+        )
+    return len(groups)
+
+
+atexit.register(kill_running_plugins)
 
 
 def _group_members(group: int) -> list[int]:

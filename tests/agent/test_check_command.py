@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -183,6 +184,26 @@ def test_command_child_holding_output_is_killed(
         "and was killed"
     )
     assert outcome.reason == "timeout"
+    assert not psutil.pid_exists(int(pid_file.read_text()))
+
+
+def test_command_kill_running_plugins(tmp_path: Path, make_check: MakeCheck) -> None:
+    pid_file = tmp_path / "plugin.pid"
+    script = plugin(tmp_path, "check_hang", f"echo $$ > {pid_file}\nexec sleep 1000\n")
+    outcomes: list[command.Outcome] = []
+    runner = threading.Thread(
+        target=lambda: outcomes.append(run(make_check, command=[script], timeout="60s"))
+    )
+    runner.start()
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        time.sleep(0.05)
+
+    killed = command.kill_running_plugins()
+    runner.join()
+
+    assert killed == 1
+    assert outcomes[0].status is Status.UNKNOWN
+    assert outcomes[0].message.startswith(f"{script} was killed by signal 9")
     assert not psutil.pid_exists(int(pid_file.read_text()))
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -205,6 +206,16 @@ def start_agent(folder: Path) -> subprocess.Popen[str]:
     )
 
 
+def start_once_agent(folder: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*AGENT, "run", "--config", "checks.yaml", "--once"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def wait_until(condition, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -285,13 +296,7 @@ def test_cli_once_sends_failure_during_retries(
         "slow", waiting, retries
     )
     write_config(tmp_path, checks, collector=collector.url)
-    agent = subprocess.Popen(
-        [*AGENT, "run", "--config", "checks.yaml", "--once"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    agent = start_once_agent(tmp_path)
     try:
         arrived = wait_until(
             lambda: any(
@@ -392,13 +397,7 @@ def test_cli_sighup_reloads_and_rejects_invalid(tmp_path: Path) -> None:
 
 def test_cli_once_sigterm_stops_early(tmp_path: Path) -> None:
     write_config(tmp_path, command_check("slow", "sleep 30", "    timeout: 25s\n"))
-    agent = subprocess.Popen(
-        [*AGENT, "run", "--config", "checks.yaml", "--once"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    agent = start_once_agent(tmp_path)
     time.sleep(1.0)
 
     started = time.monotonic()
@@ -410,6 +409,26 @@ def test_cli_once_sigterm_stops_early(tmp_path: Path) -> None:
     assert stdout == ""
     # Sanity bound for hang detection: the check itself would take 25 s.
     assert elapsed < 15
+
+
+def test_cli_once_sigint_kills_running_plugin(tmp_path: Path) -> None:
+    pid_file = tmp_path / "plugin.pid"
+    write_config(
+        tmp_path,
+        command_check(
+            "hang", f"echo $$ > {pid_file}; exec sleep 1000", "    timeout: 60s\n"
+        ),
+    )
+    agent = start_once_agent(tmp_path)
+    assert wait_until(lambda: pid_file.exists() and pid_file.read_text().strip())
+
+    agent.send_signal(signal.SIGINT)
+    agent.communicate(timeout=60)
+
+    plugin_pid = int(pid_file.read_text())
+    assert not psutil.pid_exists(plugin_pid) or (
+        psutil.Process(plugin_pid).status() == psutil.STATUS_ZOMBIE
+    )
 
 
 def test_cli_once_marks_suppressed_failures(tmp_path: Path) -> None:
