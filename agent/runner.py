@@ -12,6 +12,7 @@ the number of threads is bounded by twice the number of checks.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -210,10 +211,23 @@ def _hide_secrets(spec: CheckSpec, text: str) -> str:
 
 
 def _normalize(spec: CheckSpec, outcome: Outcome) -> Outcome:
-    """Keep the reason label closed and the check's URL secrets out of messages."""
+    """Keep the reason label closed, values finite and URL secrets out of messages."""
     message = _hide_secrets(spec, outcome.message)
     if message != outcome.message:
         outcome = Outcome(outcome.status, message, outcome.values, outcome.reason)
+    # JSON has no infinity or NaN, so one such value (a plugin's `a=1e400`)
+    # would make every batch that contains the result impossible to send.
+    finite = {
+        name: value for name, value in outcome.values.items() if math.isfinite(value)
+    }
+    if len(finite) != len(outcome.values):
+        dropped = sorted(set(outcome.values) - set(finite))
+        log.warning(
+            "check %s: dropped values that are not finite numbers: %s",
+            spec.name,
+            ", ".join(f"{name}={outcome.values[name]}" for name in dropped),
+        )
+        outcome = Outcome(outcome.status, outcome.message, finite, outcome.reason)
     if outcome.reason == "" or outcome.reason in REASONS:
         return outcome
     log.warning(

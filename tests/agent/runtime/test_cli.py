@@ -166,6 +166,20 @@ def test_cli_once_delivers_results(tmp_path: Path, collector: FakeCollector) -> 
     assert spooled(tmp_path) == []
 
 
+def test_cli_once_delivers_plugin_infinite_value(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    checks = command_check("huge", "echo 'OK | used=5 huge=1e400'")
+    write_config(tmp_path, checks, collector=collector.url)
+
+    completed = run_agent("run", "--config", "checks.yaml", "--once", cwd=tmp_path)
+
+    results = [r for req in collector.received for r in req.body["results"]]
+    assert completed.returncode == 0
+    assert [r["values"] for r in results] == [{"used": 5.0}]
+    assert spooled(tmp_path) == []
+
+
 def test_cli_once_keeps_results_for_next_run(
     tmp_path: Path, collector: FakeCollector
 ) -> None:

@@ -115,6 +115,16 @@ def test_runner_maps_stray_reason_to_error(runner: Runner) -> None:
     assert runner.run_now(spec).outcome.reason == "error"
 
 
+def test_runner_drops_non_finite_values(runner: Runner) -> None:
+    values = {"used": 1.5, "huge": float("inf"), "odd": float("nan")}
+    spec = make_spec(options={"status": "OK", "values": values})
+
+    outcome = runner.run_now(spec).outcome
+
+    assert outcome.values == {"used": 1.5}
+    assert outcome.status == Status.OK
+
+
 def test_runner_busy_until_abandoned_thread_ends(runner: Runner) -> None:
     release = threading.Event()
     spec = make_spec(timeout=0.1, options={"release": release})
