@@ -144,7 +144,7 @@ class Spool:
         try:
             written_ns = int(path.name.split("-", 1)[0])
             data = path.read_bytes()
-            payload = json.loads(data)
+            payload = json.loads(data, parse_constant=_reject_constant)
             if not isinstance(payload, dict):
                 raise ValueError("not a JSON object")
         except FileNotFoundError:
@@ -351,3 +351,9 @@ class HardStateFile:
             except OSError as exc:
                 temp.unlink(missing_ok=True)
                 log.error("saving check states to %s failed: %s", self.path, exc)
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json reads Infinity and NaN, but requests will not encode them
+    # in a post, so a batch that contains such a result could never be sent.
+    raise ValueError(f"{name} is not a JSON number")

@@ -248,6 +248,17 @@ def test_spool_moves_unreadable_file_aside(tmp_path: Path) -> None:
     assert (tmp_path / "rejected" / name).is_file()
 
 
+def test_spool_moves_non_finite_value_aside(tmp_path: Path) -> None:
+    name = "00000000000000000001-" + "b" * 32 + ".json"
+    text = json.dumps(payload()).replace('"values": {}', '"values": {"a": Infinity}')
+    (tmp_path / name).write_text(text)
+
+    spool = Spool(tmp_path, 1 << 20)
+
+    assert len(spool) == 0
+    assert (tmp_path / "rejected" / name).is_file()
+
+
 def test_spool_oldest_age_empty_is_zero(tmp_path: Path) -> None:
     assert Spool(tmp_path, 1 << 20).oldest_age_seconds() == 0.0
 
