@@ -23,6 +23,10 @@ def wait_for_file(path: Path, process: subprocess.Popen[str]) -> bool:
     return False
 
 
+def restore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_run_script_ctrl_c_in_first_round(tmp_path: Path) -> None:
     (tmp_path / "scripts").mkdir()
     shutil.copy(REPOSITORY / "scripts" / "run", tmp_path / "scripts" / "run")
@@ -56,6 +60,9 @@ def test_run_script_ctrl_c_in_first_round(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # A shell ignores a trap on a signal that was ignored when it started,
+        # as SIGINT is under a test runner started in the background.
+        preexec_fn=restore_sigint,
     )
     try:
         in_first_round = wait_for_file(marker, script)
