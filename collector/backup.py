@@ -50,7 +50,6 @@ def backup_database(
     password hashes.
     """
     source_path = sqlite_path(database_url)
-    output_dir.mkdir(parents=True, exist_ok=True)
     stamp = (now or utcnow()).strftime("%Y%m%dT%H%M%SZ")
     target = output_dir / f"pelihara-{stamp}.db"
     counter = 1
@@ -59,7 +58,15 @@ def backup_database(
         counter += 1
 
     partial = target.with_name(f".{target.name}.partial")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as problem:
+        raise BackupError(
+            f"cannot write a backup into {output_dir}: "
+            f"{problem.strerror or problem}; choose a writable folder with "
+            "--output-dir"
+        ) from problem
     os.close(descriptor)
     source = sqlite3.connect(source_path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
     try:

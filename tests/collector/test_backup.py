@@ -94,6 +94,21 @@ def test_backup_missing_file(tmp_path: Path) -> None:
     )
 
 
+def test_backup_unwritable_output_dir(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'pelihara.db'}"
+    (tmp_path / "pelihara.db").touch()
+    blocker = tmp_path / "a-file"
+    blocker.touch()
+
+    with pytest.raises(BackupError) as raised:
+        backup_database(url, blocker / "backups")
+
+    assert str(raised.value) == (
+        f"cannot write a backup into {blocker / 'backups'}: Not a directory; "
+        "choose a writable folder with --output-dir"
+    )
+
+
 def test_backup_copy_readable_by_plain_engine(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'pelihara.db'}"
     engine = make_engine(url)
