@@ -7,7 +7,9 @@ a collector that accepts a connection and never answers holds up only this
 thread, never the checks. Failed posts are retried with exponential backoff
 and full jitter. A batch answered with a 4xx status other than those in
 RETRY_STATUSES is invalid: it is split in halves until the invalid results
-are isolated, and those are moved to `spool/rejected/`.
+are isolated, and those are moved to `spool/rejected/`. A 4xx whose error
+`field` is outside `results` (`agent.host`, say) faults the agent's own
+settings, not the results, so the batch stays in the spool and is retried.
 When nothing is pending, a heartbeat (a post with no results) keeps the
 collector's "last seen" fresh; `run --once` turns heartbeats off, since its
 results already show the host is alive.
@@ -42,6 +44,24 @@ RESULTS_PATH = "/api/v1/results"
 #: configuration faults: setting the batch aside would lose every result
 #: until the operator notices, while retrying keeps them in the spool.
 RETRY_STATUSES = frozenset({401, 403, 404, 405, 408, 429})
+
+#: Limits of the retry schedule. The collector derives the grace it gives
+#: agents after its own restart from them (collector.heartbeat).
+MAX_BACKOFF_SECONDS = 300.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 30.0
+
+#: Fix to log for each envelope field the collector may reject.
+ENVELOPE_FIXES = {
+    "agent.host": (
+        "set `host` in the agent section of checks.yaml to the host name the "
+        "collector's token was issued for (at most 255 characters)"
+    ),
+}
+ENVELOPE_FIX_DEFAULT = (
+    "the agent and the collector may speak different protocol versions; "
+    "upgrade the older one"
+)
 
 SENT = "sent"
 IDLE = "idle"
@@ -81,10 +101,10 @@ class Delivery:
         target: Target,
         *,
         metrics: Metrics | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
         backoff_base: float = 1.0,
-        backoff_cap: float = 300.0,
+        backoff_cap: float = MAX_BACKOFF_SECONDS,
         heartbeat_interval: float | None = None,
         heartbeats: bool = True,
         rng: random.Random | None = None,
@@ -227,7 +247,7 @@ class Delivery:
     def _send(
         self, target: Target, entries: Sequence[Entry], read_timeout: float | None
     ) -> bool:
-        status, detail = self._post(target, entries, read_timeout)
+        status, detail, error_field = self._post(target, entries, read_timeout)
         if status is not None and 200 <= status < 300:
             self.spool.ack(entries)
             if self._metrics is not None:
@@ -238,6 +258,9 @@ class Delivery:
             return True
 
         if status is not None and 400 <= status < 500 and status not in RETRY_STATUSES:
+            if error_field is not None and not names_a_result(error_field):
+                self._report_envelope_error(target, entries, error_field, detail)
+                return False
             return self._handle_invalid(target, entries, status, detail, read_timeout)
 
         self._count_failure(_failure_class(status, detail))
@@ -248,6 +271,21 @@ class Delivery:
             detail,
         )
         return False
+
+    def _report_envelope_error(
+        self, target: Target, entries: Sequence[Entry], error_field: str, detail: str
+    ) -> None:
+        self._count_failure("agent_config")
+        fix = ENVELOPE_FIXES.get(error_field, ENVELOPE_FIX_DEFAULT)
+        log.error(
+            "collector %s rejected the agent's field %r, not the results (%s); "
+            "keeping %s in the spool and retrying with backoff. To fix: %s",
+            redact_url(target.collector),
+            error_field,
+            detail,
+            plural(len(entries), "result"),
+            fix,
+        )
 
     def _handle_invalid(
         self,
@@ -286,8 +324,12 @@ class Delivery:
 
     def _post(
         self, target: Target, entries: Sequence[Entry], read_timeout: float | None
-    ) -> tuple[int | None, str]:
-        """Return the HTTP status (None without a response) and a one-line detail."""
+    ) -> tuple[int | None, str, str | None]:
+        """Post a batch and return its HTTP status, a one-line detail and error field.
+
+        The status is None without a response. The field is the `field` of
+        a JSON error body, None when the body names none.
+        """
         body = self._body(target, entries)
         headers = {"Content-Type": "application/json"}
         if target.token:
@@ -302,15 +344,19 @@ class Delivery:
                 url, json=body, headers=headers, timeout=timeout, verify=verify
             )
         except requests.exceptions.SSLError as exc:
-            return None, f"tls: {one_line(str(exc))[:300]}"
+            return None, f"tls: {one_line(str(exc))[:300]}", None
         except requests.Timeout as exc:
-            return None, f"timeout: {one_line(str(exc))[:300]}"
+            return None, f"timeout: {one_line(str(exc))[:300]}", None
         except requests.ConnectionError as exc:
-            return None, f"connection: {one_line(str(exc))[:300]}"
+            return None, f"connection: {one_line(str(exc))[:300]}", None
         except requests.RequestException as exc:
-            return None, f"error: {type(exc).__name__}: {one_line(str(exc))[:300]}"
+            return (
+                None,
+                f"error: {type(exc).__name__}: {one_line(str(exc))[:300]}",
+                None,
+            )
         detail = f"HTTP {response.status_code} {one_line(response.text)[:300]}"
-        return response.status_code, detail
+        return response.status_code, detail, _error_field(response)
 
     def _body(self, target: Target, entries: Sequence[Entry]) -> dict[str, Any]:
         return {
@@ -325,6 +371,20 @@ class Delivery:
     def _count_failure(self, reason: str) -> None:
         if self._metrics is not None:
             self._metrics.delivery_failures.labels(reason).inc()
+
+
+def names_a_result(error_field: str) -> bool:
+    """Return whether a collector error `field` points into the `results` list."""
+    return error_field == "results" or error_field.startswith(("results[", "results."))
+
+
+def _error_field(response: requests.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error_field = body.get("field") if isinstance(body, dict) else None
+    return error_field if isinstance(error_field, str) else None
 
 
 def _failure_class(status: int | None, detail: str) -> str:

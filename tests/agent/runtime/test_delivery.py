@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import threading
 import time
 from pathlib import Path
 
-from agent.delivery import FAILED, IDLE, SENT, Delivery, Target, backoff_delay
+import pytest
+
+from agent.delivery import (
+    FAILED,
+    IDLE,
+    SENT,
+    Delivery,
+    Target,
+    backoff_delay,
+    names_a_result,
+)
 from agent.metrics import Metrics
 from agent.runner import Runner
 from agent.scheduler import Scheduler
@@ -158,6 +169,99 @@ def test_delivery_split_isolates_invalid_result(
     assert sorted(set(collector.ids()) - {bad_id}) == sorted(
         e.id for e in entries if e.id != bad_id
     )
+
+
+def test_delivery_keeps_results_on_agent_field_error(
+    tmp_path: Path, collector: FakeCollector, caplog: pytest.LogCaptureFixture
+) -> None:
+    metrics = Metrics()
+    delivery = open_delivery(tmp_path, collector.url, metrics)
+    for _ in range(3):
+        delivery.spool.put(payload())
+    error = {
+        "error": "agent.host: longer than the maximum of 255 characters",
+        "field": "agent.host",
+    }
+    collector.script.append((422, error))
+
+    with caplog.at_level(logging.ERROR, logger="agent.delivery"):
+        outcome = delivery.step()
+
+    assert outcome == FAILED
+    assert len(delivery.spool) == 3
+    assert len(collector.received) == 1
+    assert not (delivery.spool.directory / "rejected").exists()
+    assert failures(metrics, "agent_config") == 1.0
+    assert "'agent.host'" in caplog.text
+    assert "set `host` in the agent section of checks.yaml" in caplog.text
+    assert "keeping 3 results in the spool" in caplog.text
+
+
+def test_delivery_agent_field_error_then_sends(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    delivery = open_delivery(tmp_path, collector.url)
+    ids = [delivery.spool.put(payload()).id for _ in range(2)]
+    collector.script.append((422, {"error": "agent: invalid", "field": "agent"}))
+
+    first = delivery.step()
+    second = delivery.step()
+
+    assert first == FAILED
+    assert second == SENT
+    assert collector.ids() == ids + ids
+    assert len(delivery.spool) == 0
+
+
+def test_delivery_whole_body_error_keeps_results(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    delivery = open_delivery(tmp_path, collector.url)
+    delivery.spool.put(payload())
+    collector.script.append((400, {"error": "the body is not valid JSON", "field": ""}))
+
+    outcome = delivery.step()
+
+    assert outcome == FAILED
+    assert len(delivery.spool) == 1
+    assert not (delivery.spool.directory / "rejected").exists()
+
+
+def test_delivery_results_list_error_splits_batch(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    delivery = open_delivery(tmp_path, collector.url)
+    ids = [delivery.spool.put(payload()).id for _ in range(4)]
+    collector.script.append((422, {"error": "results: too many", "field": "results"}))
+
+    outcome = delivery.step()
+
+    assert outcome == SENT
+    assert len(delivery.spool) == 0
+    assert sorted(collector.ids()) == sorted(ids + ids)
+    assert not (delivery.spool.directory / "rejected").exists()
+
+
+def test_delivery_heartbeat_field_error_retried(
+    tmp_path: Path, collector: FakeCollector, caplog: pytest.LogCaptureFixture
+) -> None:
+    delivery = open_delivery(tmp_path, collector.url)
+    error = {"error": "agent.interval_seconds: must be positive", "field": "agent"}
+    collector.script.append((422, error))
+
+    with caplog.at_level(logging.ERROR, logger="agent.delivery"):
+        outcome = delivery.step()
+
+    assert outcome == FAILED
+    assert "keeping 0 results in the spool" in caplog.text
+
+
+def test_names_a_result_by_field() -> None:
+    assert names_a_result("results") is True
+    assert names_a_result("results[3].status") is True
+    assert names_a_result("agent.host") is False
+    assert names_a_result("") is False
+    assert names_a_result("resultsx") is False
 
 
 def test_delivery_sends_heartbeat_when_idle(
