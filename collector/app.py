@@ -18,7 +18,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
 from collector import __version__, api, auth, db, procedure_api, ui
-from collector.heartbeat import HeartbeatMonitor
+from collector.heartbeat import DEFAULT_GRACE_SECONDS, HeartbeatMonitor
 from collector.ingest import DEFAULT_REOPEN_WINDOW
 from collector.models import MAX_ROW_ID
 
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 SECRET_KEY_VARIABLE = "PELIHARA_SECRET_KEY"
 SECRET_KEY_FILE = "secret_key"
 REOPEN_DAYS_VARIABLE = "PELIHARA_REOPEN_DAYS"
+HEARTBEAT_GRACE_VARIABLE = "PELIHARA_HEARTBEAT_GRACE_SECONDS"
 # Set behind an HTTPS proxy, so that browsers never send the session cookie
 # over plain HTTP.
 SECURE_COOKIES_VARIABLE = "PELIHARA_SECURE_COOKIES"
@@ -45,21 +46,37 @@ SECURITY_HEADERS = {
 }
 
 
+def _amount_from_environment(variable: str, unit: str, example: float) -> float | None:
+    """Return $`variable` as a finite number of `unit`, 0 or more; None if unset."""
+    text = os.environ.get(variable)
+    if not text:
+        return None
+    try:
+        amount = float(text)
+    except ValueError:
+        amount = -1.0
+    if not 0 <= amount < float("inf"):
+        raise ValueError(
+            f"{variable}={text!r} is invalid; expected a number of {unit} "
+            f"(0 or more, e.g. {example:g})"
+        )
+    return amount
+
+
 def reopen_window_from_environment() -> timedelta:
     """Return $PELIHARA_REOPEN_DAYS as a timedelta, default 7 days."""
-    text = os.environ.get(REOPEN_DAYS_VARIABLE)
-    if not text:
+    days = _amount_from_environment(REOPEN_DAYS_VARIABLE, "days", 7)
+    if days is None:
         return DEFAULT_REOPEN_WINDOW
-    try:
-        days = float(text)
-    except ValueError:
-        days = -1.0
-    if days < 0:
-        raise ValueError(
-            f"{REOPEN_DAYS_VARIABLE}={text!r} is invalid; expected a number of days "
-            "(0 or more, e.g. 7)"
-        )
     return timedelta(days=days)
+
+
+def heartbeat_grace_from_environment() -> float:
+    """Return $PELIHARA_HEARTBEAT_GRACE_SECONDS, default DEFAULT_GRACE_SECONDS."""
+    seconds = _amount_from_environment(
+        HEARTBEAT_GRACE_VARIABLE, "seconds", DEFAULT_GRACE_SECONDS
+    )
+    return DEFAULT_GRACE_SECONDS if seconds is None else seconds
 
 
 def secure_cookies_from_environment() -> bool:
@@ -229,7 +246,11 @@ def _start_heartbeat_monitor(app: Flask, database: db.Database) -> None:
     if not interval:
         return
     monitor = HeartbeatMonitor(
-        database, float(interval), app.config["REOPEN_WINDOW"], app=app
+        database,
+        float(interval),
+        app.config["REOPEN_WINDOW"],
+        app=app,
+        grace_seconds=float(app.config["HEARTBEAT_GRACE_SECONDS"]),
     )
     monitor.start()
     app.extensions["pelihara.heartbeat"] = monitor
@@ -252,9 +273,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     Keys of `config` override the defaults: DATABASE_URL, DATA_DIR,
     SECRET_KEY, REOPEN_WINDOW (a timedelta or seconds), HEARTBEAT_SECONDS,
-    SQLITE_BUSY_TIMEOUT_MS and any Flask or Flask-WTF setting. With
-    HEARTBEAT_SECONDS set, a thread runs the heartbeat monitor at that
-    interval. Missing tables are created.
+    HEARTBEAT_GRACE_SECONDS, SQLITE_BUSY_TIMEOUT_MS and any Flask or
+    Flask-WTF setting. With HEARTBEAT_SECONDS set, a thread runs the
+    heartbeat monitor at that interval. Missing tables are created.
     """
     config = dict(config or {})
     app = Flask(__name__)
@@ -266,6 +287,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         DATA_DIR=data_dir,
         DATABASE_URL=database_url,
         REOPEN_WINDOW=reopen_window_from_environment(),
+        HEARTBEAT_GRACE_SECONDS=heartbeat_grace_from_environment(),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=secure_cookies_from_environment(),

@@ -23,7 +23,7 @@ from collector.db import (
     resolve_data_dir,
     resolve_database_url,
 )
-from collector.heartbeat import DEFAULT_CHECK_SECONDS
+from collector.heartbeat import DEFAULT_CHECK_SECONDS, DEFAULT_GRACE_SECONDS
 from collector.models import ROLES
 from collector.tokens import (
     TokenError,
@@ -225,6 +225,8 @@ def command_serve(arguments: argparse.Namespace) -> int:
         "DATABASE_URL": url,
         "HEARTBEAT_SECONDS": arguments.heartbeat_seconds,
     }
+    if arguments.heartbeat_grace_seconds is not None:
+        app_config["HEARTBEAT_GRACE_SECONDS"] = arguments.heartbeat_grace_seconds
     CollectorServer(options, app_config).run()
     return 0
 
@@ -233,6 +235,18 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid number of seconds {text!r}; expected e.g. 300"
+        ) from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
 
 
@@ -271,6 +285,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CHECK_SECONDS,
         help="how often to look for agents that stopped reporting, in seconds "
         f"(default {DEFAULT_CHECK_SECONDS:g})",
+    )
+    serve.add_argument(
+        "--heartbeat-grace-seconds",
+        type=_seconds,
+        default=None,
+        help="after the collector starts, how long agents last seen before the "
+        "start have to report again before they count as not reporting, in "
+        "seconds (default $PELIHARA_HEARTBEAT_GRACE_SECONDS, else "
+        f"{DEFAULT_GRACE_SECONDS:g}: the agent's maximum retry backoff plus one "
+        "post's timeouts)",
     )
     serve.set_defaults(handler=command_serve)
 

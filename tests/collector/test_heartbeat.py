@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agent.delivery import MAX_BACKOFF_SECONDS
+from collector.app import (
+    HEARTBEAT_GRACE_VARIABLE,
+    create_app,
+    heartbeat_grace_from_environment,
+)
+from collector.cli import build_parser
 from collector.db import Database, get_database
-from collector.heartbeat import HeartbeatMonitor, check_heartbeats
+from collector.heartbeat import (
+    DEFAULT_GRACE_SECONDS,
+    HeartbeatMonitor,
+    check_heartbeats,
+)
 from collector.ingest import close_case
 from collector.models import Case, CaseEvent, Host, utcnow
 
@@ -167,7 +181,7 @@ def test_heartbeat_monitor_thread_opens_case(
     post(client, agent)
     silence(session, agent.host, 300)
     database = Database(database_url)
-    monitor = HeartbeatMonitor(database, interval=0.05)
+    monitor = HeartbeatMonitor(database, interval=0.05, grace_seconds=0)
 
     monitor.start()
     try:
@@ -182,3 +196,159 @@ def test_heartbeat_monitor_thread_opens_case(
         database.dispose()
 
     assert [case.source for case in found] == ["heartbeat"]
+
+
+class ManualClock:
+    """A clock for HeartbeatMonitor that moves only when the test advances it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def restarted(
+    client: FlaskClient, agent: Agent, session: Session, database_url: str
+) -> Iterator[tuple[HeartbeatMonitor, ManualClock]]:
+    """A monitor starting 20 minutes after the agent's last post (interval 60 s)."""
+    agent.interval_seconds = 60
+    post(client, agent)
+    silence(session, agent.host, 20 * 60)
+    database = Database(database_url)
+    clock = ManualClock(utcnow())
+    yield HeartbeatMonitor(database, grace_seconds=335, clock=clock), clock
+    database.dispose()
+
+
+def test_monitor_restart_gives_grace_to_agents(
+    restarted: tuple[HeartbeatMonitor, ManualClock],
+) -> None:
+    monitor, clock = restarted
+
+    first_round = monitor.run_once()
+    clock.advance(3 * 60)
+    within_grace = monitor.run_once()
+
+    assert first_round == []
+    assert within_grace == []
+
+
+def test_monitor_opens_case_after_grace(
+    restarted: tuple[HeartbeatMonitor, ManualClock], session: Session
+) -> None:
+    monitor, clock = restarted
+
+    monitor.run_once()
+    clock.advance(336)
+    touched = monitor.run_once()
+
+    assert [action for _, action in touched] == ["opened"]
+    case = session.get(Case, touched[0][0])
+    assert case is not None
+    assert case.source == "heartbeat"
+
+
+def test_monitor_agent_reporting_in_grace_no_case(
+    restarted: tuple[HeartbeatMonitor, ManualClock],
+    client: FlaskClient,
+    agent: Agent,
+    session: Session,
+) -> None:
+    monitor, clock = restarted
+
+    monitor.run_once()
+    clock.advance(200)
+    post(client, agent)
+    # The post stamps the real time; move it to the monitor's clock.
+    host = session.scalars(select(Host).where(Host.name == agent.host)).one()
+    host.last_seen_at = clock.now
+    session.commit()
+    clock.advance(100)
+    touched = monitor.run_once()
+
+    assert touched == []
+    assert session.scalars(select(Case)).all() == []
+
+
+def test_monitor_agent_silent_after_start_no_grace(
+    restarted: tuple[HeartbeatMonitor, ManualClock], client: FlaskClient, agent: Agent
+) -> None:
+    monitor, clock = restarted
+
+    monitor.run_once()
+    post(client, agent)
+    clock.advance(2 * 60 + 5)
+    touched = monitor.run_once()
+
+    assert [action for _, action in touched] == ["opened"]
+
+
+def test_monitor_start_sets_started_at(
+    restarted: tuple[HeartbeatMonitor, ManualClock],
+) -> None:
+    monitor, clock = restarted
+    monitor.interval = 3600
+
+    monitor.start()
+    monitor.stop()
+
+    assert monitor.started_at == clock.now
+
+
+def test_default_grace_covers_agent_backoff() -> None:
+    assert DEFAULT_GRACE_SECONDS > MAX_BACKOFF_SECONDS
+
+
+def test_grace_from_environment_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(HEARTBEAT_GRACE_VARIABLE, raising=False)
+    assert heartbeat_grace_from_environment() == DEFAULT_GRACE_SECONDS
+
+
+def test_grace_from_environment_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(HEARTBEAT_GRACE_VARIABLE, "90")
+    assert heartbeat_grace_from_environment() == 90.0
+
+
+@pytest.mark.parametrize("text", ["-1", "soon", "inf", "nan"])
+def test_grace_from_environment_invalid(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    monkeypatch.setenv(HEARTBEAT_GRACE_VARIABLE, text)
+    with pytest.raises(ValueError, match=HEARTBEAT_GRACE_VARIABLE):
+        heartbeat_grace_from_environment()
+
+
+def test_app_passes_grace_to_monitor(database_url: str, tmp_path: Any) -> None:
+    application = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "DATA_DIR": str(tmp_path / "data"),
+            "SECRET_KEY": "test-secret-key",
+            "HEARTBEAT_SECONDS": 3600,
+            "HEARTBEAT_GRACE_SECONDS": 42,
+        }
+    )
+    monitor = application.extensions["pelihara.heartbeat"]
+    monitor.stop()
+    get_database(application).dispose()
+
+    assert monitor.grace == timedelta(seconds=42)
+
+
+def test_serve_grace_option_parsed() -> None:
+    arguments = build_parser().parse_args(["serve", "--heartbeat-grace-seconds", "120"])
+    assert arguments.heartbeat_grace_seconds == 120.0
+
+
+def test_serve_grace_option_rejects_negative(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--heartbeat-grace-seconds", "-5"])
+    assert "must be 0 or more, got -5" in capsys.readouterr().err
