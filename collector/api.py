@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, text, true
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.exceptions import BadRequest
@@ -40,7 +40,11 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
 MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
 ROLES_READ = ()  # every authenticated user may read cases
+# Users of these roles see only their own cases, and results only where
+# they fall in the span of such a case.
+ROLES_OWN_CASES = ("unit", "vendor")
 
 
 def error(status: int, message: str, field: str | None = None) -> Response:
@@ -212,15 +216,10 @@ def list_cases() -> Response:
     if check:
         statement = statement.where(Case.check.has(Check.name == check))
 
-    try:
-        limit = int(request.args.get("limit", "100"))
-        offset = int(request.args.get("offset", "0"))
-    except ValueError:
-        return error(400, "limit and offset must be whole numbers", "limit")
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        return error(
-            400, f"limit must be 1 to {MAX_LIMIT} and offset 0 or more", "limit"
-        )
+    paging = _paging()
+    if isinstance(paging, Response):
+        return paging
+    limit, offset = paging
     user = current_user()
     statement = restrict_to_user(statement, user)
     cases = session.scalars(statement.limit(limit).offset(offset)).all()
@@ -228,6 +227,138 @@ def list_cases() -> Response:
     # page may hold fewer than `limit` cases.
     visible = [case for case in cases if can_view(session, user, case)]
     return jsonify({"cases": [case_to_json(case) for case in visible]})
+
+
+def _paging() -> tuple[int, int] | Response:
+    """Return the request's (limit, offset), or the 400 response for bad ones."""
+    try:
+        limit = int(request.args.get("limit", str(DEFAULT_LIMIT)))
+        offset = int(request.args.get("offset", "0"))
+    except ValueError:
+        return error(400, "limit and offset must be whole numbers", "limit")
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        return error(
+            400, f"limit must be 1 to {MAX_LIMIT} and offset 0 or more", "limit"
+        )
+    return limit, offset
+
+
+def in_case_span(case: Case) -> ColumnElement[bool]:
+    """Return the SQL condition for results in the span of `case`.
+
+    The span covers its host and check from its opening to its closing, or
+    to now while it is open.
+    """
+    condition = and_(
+        Result.host_id == case.host_id,
+        Result.check_id == case.check_id,
+        Result.observed_at >= case.opened_at,
+    )
+    if case.closed_at is not None:
+        condition = and_(condition, Result.observed_at <= case.closed_at)
+    return condition
+
+
+def late_results_in_span(session: Session, case: Case) -> list[Result]:
+    """Return the late results that fall in the span of `case`, oldest first.
+
+    A late result never joins a case, so `case.results` leaves it out even
+    when it was observed while the case was open.
+    """
+    if case.host_id is None or case.check_id is None:
+        return []
+    statement = (
+        select(Result)
+        .where(in_case_span(case), Result.late.is_(True))
+        .order_by(Result.observed_at, Result.id)
+    )
+    return list(session.scalars(statement))
+
+
+def _visible_results(
+    session: Session, user: User | None, host: str, check: str
+) -> ColumnElement[bool]:
+    """Return the SQL condition for the results of host and check `user` may see."""
+    if user is None:
+        return false()
+    if user.role not in ROLES_OWN_CASES:
+        return true()
+    statement = select(Case).where(
+        Case.host.has(Host.name == host), Case.check.has(Check.name == check)
+    )
+    cases = session.scalars(restrict_to_user(statement, user))
+    spans = [in_case_span(case) for case in cases if can_view(session, user, case)]
+    return or_(false(), *spans)
+
+
+def _since_argument() -> datetime | None | Response:
+    """Return the request's `since` timestamp, None without one, or a 400."""
+    value = request.args.get("since", "").strip()
+    if not value:
+        return None
+    try:
+        since = datetime.fromisoformat(value)
+    except ValueError:
+        return error(
+            400,
+            f"invalid timestamp {value!r}; expected ISO 8601 such as "
+            "2026-12-04T03:00:00Z (write a '+' in an offset as %2B)",
+            "since",
+        )
+    if since.tzinfo is None:
+        return error(
+            400,
+            f"timestamp {value!r} has no UTC offset; add one, e.g. Z or +07:00",
+            "since",
+        )
+    return since
+
+
+@bp.get("/results")
+@require_roles(*ROLES_READ)
+def list_results() -> Response:
+    """List the results of one host and check, newest first, late ones marked."""
+    host = request.args.get("host", "").strip()
+    if not host:
+        return error(400, "missing host; give ?host=<host name>&check=<check>", "host")
+    check = request.args.get("check", "").strip()
+    if not check:
+        return error(
+            400, "missing check; give ?host=<host name>&check=<check>", "check"
+        )
+    since = _since_argument()
+    if isinstance(since, Response):
+        return since
+    paging = _paging()
+    if isinstance(paging, Response):
+        return paging
+    limit, offset = paging
+
+    session = get_session()
+    statement = (
+        select(Result)
+        .join(Result.host)
+        .join(Result.check)
+        .where(Host.name == host, Check.name == check)
+        .options(selectinload(Result.host), selectinload(Result.check))
+        .order_by(Result.observed_at.desc(), Result.id.desc())
+    )
+    if since is not None:
+        statement = statement.where(Result.observed_at >= since)
+    statement = statement.where(_visible_results(session, current_user(), host, check))
+    results = session.scalars(statement.limit(limit).offset(offset)).all()
+    return jsonify(
+        {
+            "results": [
+                {
+                    "host": result.host.name,
+                    **result_to_json(result),
+                    "case": result.case_id,
+                }
+                for result in results
+            ]
+        }
+    )
 
 
 DETAIL_EXTENSIONS_KEY = "pelihara.case_detail"

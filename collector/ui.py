@@ -8,7 +8,7 @@ from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from collector.api import restrict_to_user
+from collector.api import late_results_in_span, restrict_to_user
 from collector.auth import current_user, require_roles
 from collector.db import get_session
 from collector.models import CASE_STATUSES, Case, Check, Host
@@ -81,4 +81,8 @@ def case(case_id: int) -> Any:
     )
     if found is None or not can_view(session, current_user(), found):
         abort(404, f"Kasus {case_id} tidak ditemukan (case {case_id} not found).")
-    return render_template("case.html", case=found)
+    results = sorted(
+        [*found.results, *late_results_in_span(session, found)],
+        key=lambda result: (result.observed_at, result.id),
+    )
+    return render_template("case.html", case=found, results=results)

@@ -352,7 +352,7 @@ def test_api_unknown_path_is_404_json(client: FlaskClient) -> None:
 
 
 def test_api_wrong_method_is_405_json(client: FlaskClient) -> None:
-    answer = client.get("/api/v1/results")
+    answer = client.delete("/api/v1/results")
 
     assert answer.status_code == 405
     assert "error" in answer.get_json()
