@@ -75,7 +75,8 @@ class Collector:
         assert completed.returncode == 0, completed.stderr
         return completed.stdout
 
-    def start(self, workers: int = 1) -> None:
+    def start(self, workers: int = 1, *serve_options: str) -> None:
+        """Start `serve`, with `serve_options` added, and wait for /healthz."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -89,6 +90,7 @@ class Collector:
                     str(self.port),
                     "--workers",
                     str(workers),
+                    *serve_options,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
