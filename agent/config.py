@@ -97,6 +97,8 @@ _COMMON_KEYS = [option.key for option in CHECK_OPTIONS]
 # Seconds a run may take when the check sets no timeout and its interval is
 # longer; a shorter interval is the timeout instead.
 DEFAULT_TIMEOUT = 30.0
+# The collector stores host names in 255 characters and rejects longer ones.
+MAX_HOST_CHARS = 255
 
 _CASE_STATUSES = {
     "warning": Status.WARNING,
@@ -252,6 +254,15 @@ class _Reader(NodeReader):
         values, invalid = self.read_each_option(entries, "agent", AGENT_OPTIONS, node)
 
         host = values["host"] or socket.gethostname()
+        if "host" in entries and len(host) > MAX_HOST_CHARS:
+            self.issue(
+                entries["host"][1],
+                "agent.host",
+                f"{len(host)} characters, more than the maximum of "
+                f"{MAX_HOST_CHARS}; use the host name the collector's token "
+                "was issued for",
+            )
+            invalid.add("host")
         collector = self.read_collector(entries, values["collector"])
         token = None
         if not {"token", "token_file"} & invalid:

@@ -414,6 +414,21 @@ def test_agent_every_bad_key_reported(write_config: ConfigWriter) -> None:
     ]
 
 
+def test_agent_host_too_long_rejected(write_config: ConfigWriter) -> None:
+    path = write_config("agent:\n  host: " + "h" * 256 + "\n" + MINIMAL_CHECK)
+
+    assert config_messages(path) == [
+        f"{path}:2: agent.host: 256 characters, more than the maximum of 255; use "
+        "the host name the collector's token was issued for"
+    ]
+
+
+def test_agent_host_of_max_length_accepted(write_config: ConfigWriter) -> None:
+    path = write_config("agent:\n  host: " + "h" * 255 + "\n" + MINIMAL_CHECK)
+
+    assert load_config(path, {}).agent.host == "h" * 255
+
+
 def test_agent_listen_ipv6(write_config: ConfigWriter) -> None:
     path = write_config("agent:\n  listen: '[::1]:9600'\n" + MINIMAL_CHECK)
 
