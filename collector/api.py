@@ -406,5 +406,8 @@ def healthz() -> Response:
 def metrics() -> Response:
     # The request's own session: on SQLite a second one would wait for the
     # write lock if this request had already begun a transaction.
-    body = render_metrics(get_session())
+    # The procedure's clock, so that tests with a fixed time see the same
+    # overdue steps here as in the case JSON.
+    clock = current_app.config.get("PROCEDURE_CLOCK") or utcnow
+    body = render_metrics(get_session(), clock())
     return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from collector.models import Case, Host, MetricCounter, utcnow
+from collector.models.procedure import StepRecord, overdue_at
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +68,16 @@ def not_reporting_hosts(session: Session, now: datetime) -> list[Host]:
 class DatabaseCollector(Collector):
     """Yield the collector's metrics, read with `session` at each scrape."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, steps_now: datetime) -> None:
         self._session = session
+        self._steps_now = steps_now
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         session = self._session
         yield from self._counters(session)
         yield self._open_cases(session)
         yield self._closed_cases(session)
+        yield _overdue_steps(session, self._steps_now)
         hosts = GaugeMetricFamily(
             "pelihara_hosts_not_reporting",
             "Hosts whose agent was silent for more than twice its interval.",
@@ -139,8 +142,30 @@ def _case_counts(
     return family
 
 
-def render_metrics(session: Session) -> bytes:
-    """Return the Prometheus text exposition of the collector's metrics."""
+def _overdue_steps(session: Session, now: datetime) -> GaugeMetricFamily:
+    # The step a case is waiting in is its one record without completed_at;
+    # the party label keeps the vendor's breaches apart from the bureau's.
+    family = GaugeMetricFamily(
+        "pelihara_steps_overdue",
+        "Open cases whose current step is past its deadline, by step and party.",
+        labels=["step", "party"],
+    )
+    rows = session.execute(
+        select(StepRecord.step, StepRecord.party, func.count())
+        .join(Case, Case.id == StepRecord.case_id)
+        .where(overdue_at(now))
+        .group_by(StepRecord.step, StepRecord.party)
+    )
+    for step, party, count in rows:
+        family.add_metric([step, party], count)
+    return family
+
+
+def render_metrics(session: Session, now: datetime | None = None) -> bytes:
+    """Return the Prometheus text exposition of the collector's metrics.
+
+    `now` decides which steps are overdue; the procedure's clock passes it.
+    """
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(session))
+    registry.register(DatabaseCollector(session, now or utcnow()))
     return generate_latest(registry)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from collector.db import get_database
 from collector.models import Case
-from collector.models.procedure import Notification, StepRecord
+from collector.models.procedure import Notification, StepRecord, overdue_at
 from collector.procedure import (
     EXTENSION_KEY,
     Procedure,
@@ -203,11 +203,7 @@ def overdue_records(session: Session, now: datetime) -> list[StepRecord]:
         session.scalars(
             select(StepRecord)
             .join(Case, Case.id == StepRecord.case_id)
-            .where(
-                StepRecord.completed_at.is_(None),
-                StepRecord.due_at < now,
-                Case.status == "open",
-            )
+            .where(overdue_at(now))
             .order_by(StepRecord.due_at, StepRecord.id)
         )
     )

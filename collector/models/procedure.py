@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from collector.models.base import Base, utcnow
@@ -56,6 +65,18 @@ class StepRecord(Base):
     actor: Mapped[str | None] = mapped_column(String(255))
 
     case: Mapped[Case] = relationship()
+
+
+def overdue_at(now: datetime) -> ColumnElement[bool]:
+    """Select the open step records of open cases whose deadline is before `now`.
+
+    The caller joins Case on StepRecord.case_id.
+    """
+    return and_(
+        StepRecord.completed_at.is_(None),
+        StepRecord.due_at < now,
+        Case.status == "open",
+    )
 
 
 class Notification(Base):

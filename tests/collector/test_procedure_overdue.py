@@ -189,6 +189,43 @@ def test_overdue_shown_in_case(
     assert body["compliance"]["bureau"]["overdue_open"] == 1
 
 
+def test_overdue_metric_before_deadline(
+    client: FlaskClient, clock: Clock, case_id: int
+) -> None:
+    clock.now = wib(2026, 12, 7, 13, 59)
+
+    text = client.get("/metrics").get_data(as_text=True)
+
+    assert "# TYPE pelihara_steps_overdue gauge" in text
+    assert "pelihara_steps_overdue{" not in text
+
+
+def test_overdue_metric_after_deadline(
+    client: FlaskClient, clock: Clock, case_id: int
+) -> None:
+    clock.now = wib(2026, 12, 7, 14, 1)
+
+    text = client.get("/metrics").get_data(as_text=True)
+
+    assert 'pelihara_steps_overdue{party="bureau",step="received"} 1.0' in text
+
+
+def test_overdue_metric_closed_case_not_counted(
+    client: FlaskClient, clock: Clock, head: Persona, case_id: int
+) -> None:
+    answer = client.post(
+        f"/api/v1/cases/{case_id}/close",
+        json={"resolution": "false_alarm", "reason": "sent by mistake"},
+        headers=head.headers(),
+    )
+    assert answer.status_code == 200
+    clock.now = wib(2026, 12, 8, 9)
+
+    text = client.get("/metrics").get_data(as_text=True)
+
+    assert "pelihara_steps_overdue{" not in text
+
+
 def test_overdue_list_for_head(
     app: Flask, client: FlaskClient, head: Persona, case_id: int
 ) -> None:
