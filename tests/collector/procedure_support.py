@@ -1,4 +1,5 @@
-"""Helpers for the procedure tests: an injected clock and request builders.
+"""Helpers for the procedure tests: an injected clock, request builders and a
+wait for a blocked PostgreSQL transaction.
 
 Times are Asia/Jakarta (WIB, UTC+7) with the default office hours Mon-Fri
 07:30-16:00, so one working day is 510 working minutes. 4 Dec 2026 is a
@@ -7,13 +8,19 @@ Friday and 7 Dec a Monday.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from collector.db import get_database
 
 from .conftest import Persona
 
@@ -156,3 +163,30 @@ def workflow_with_approval(path: Path) -> Path:
     )
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def wait_for_lock_wait(app: Flask, mover: threading.Thread) -> None:
+    """On PostgreSQL, wait until another backend waits for a lock.
+
+    Returns early if `mover` has already ended, so the assertions on its
+    outcome report what happened instead of a timeout here.
+    """
+    database = get_database(app)
+    if database.dialect != "postgresql":
+        return
+    # Generous bound for hang detection only.
+    deadline = time.monotonic() + 30
+    with database.engine.connect() as connection:
+        while time.monotonic() < deadline and mover.is_alive():
+            waiting = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock'"
+                )
+            ).scalar()
+            if waiting:
+                return
+            time.sleep(0.02)
+            connection.rollback()
+    if mover.is_alive():
+        raise AssertionError("the second transaction never waited for a lock")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from collector.db import get_database
 from collector.models import Case, User
@@ -17,7 +16,13 @@ from collector.models.procedure import StepRecord
 from collector.procedure import EXTENSION_KEY, TransitionRefused, transition
 
 from .conftest import Persona
-from .procedure_support import Clock, file_report, start_clock, wib
+from .procedure_support import (
+    Clock,
+    file_report,
+    start_clock,
+    wait_for_lock_wait,
+    wib,
+)
 
 
 @pytest.fixture
@@ -28,33 +33,6 @@ def clock() -> Clock:
 @pytest.fixture
 def app_config(clock: Clock) -> dict[str, Any]:
     return {"PROCEDURE_CLOCK": clock}
-
-
-def wait_for_lock_wait(app: Flask, mover: threading.Thread) -> None:
-    """On PostgreSQL, wait until another backend waits for a lock.
-
-    Returns early if `mover` has already ended, so the assertions on its
-    outcome report what happened instead of a timeout here.
-    """
-    database = get_database(app)
-    if database.dialect != "postgresql":
-        return
-    # Generous bound for hang detection only.
-    deadline = time.monotonic() + 30
-    with database.engine.connect() as connection:
-        while time.monotonic() < deadline and mover.is_alive():
-            waiting = connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock'"
-                )
-            ).scalar()
-            if waiting:
-                return
-            time.sleep(0.02)
-            connection.rollback()
-    if mover.is_alive():
-        raise AssertionError("the second transition never waited for the case lock")
 
 
 def test_concurrent_moves_one_wins(
