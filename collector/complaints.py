@@ -2,24 +2,32 @@
 
 A complaint reaches staff through the head of bureau, or directly to a
 staff member once the head approves. Either way the head's step moves it
-from received to assigned. The assigned staff member follows it up, puts it
-on the agenda of a further coordination meeting, and closes it with the
-meeting's outcome.
+from received to assigned. The assigned staff member follows it up and puts
+it on the agenda of the coordination meeting that will discuss it (see
+collector.agenda for which one). Recording that meeting marks it discussed,
+and the staff member then closes it with the meeting's outcome.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from collector import agenda
 from collector.models import Case, User, is_row_id
-from collector.models.procedure import COMPLAINT_CHANNELS, Complaint, ComplaintEvent
-from collector.procedure import TransitionRefused, actor_of
+from collector.models.procedure import COMPLAINT_CHANNELS, Complaint
+from collector.procedure import (
+    TransitionRefused,
+    actor_of,
+    can_view,
+    current_procedure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +42,9 @@ class ComplaintStep:
     target: str
     roles: tuple[str, ...]
     fields: tuple[str, ...]
+    # True for a move that no request makes, because recording the
+    # coordination meeting moves the complaints on its agenda.
+    automatic: bool = False
 
 
 STEPS = {
@@ -44,16 +55,18 @@ STEPS = {
             "assigned", "followed_up", ("technician", "head", "admin"), ("follow_up",)
         ),
         ComplaintStep(
-            "followed_up",
-            "on_agenda",
-            ("technician", "head", "admin"),
-            ("meeting_date", "agenda"),
+            "followed_up", "on_agenda", ("technician", "head", "admin"), ("agenda",)
         ),
+        # NOTE: meetings exist only as the coordination step of a case, so a
+        # complaint waits on the agenda until some case records one.
+        ComplaintStep("on_agenda", "discussed", (), (), automatic=True),
         ComplaintStep(
-            "on_agenda", "closed", ("technician", "head", "admin"), ("outcome",)
+            "discussed", "closed", ("technician", "head", "admin"), ("outcome",)
         ),
     )
 }
+# States in which only the assigned technician, of all technicians, acts.
+ASSIGNED_STATES = ("assigned", "followed_up", "on_agenda", "discussed")
 
 
 def _text(body: dict[str, Any], key: str, required: bool = True) -> str | None:
@@ -74,26 +87,27 @@ def _technician(session: Session, name: str, key: str) -> User:
     return user
 
 
-def _add_event(
-    session: Session,
-    complaint: Complaint,
-    kind: str,
-    actor: str,
-    at: datetime,
-    detail: dict[str, Any],
-) -> None:
-    session.add(
-        ComplaintEvent(
-            complaint=complaint, kind=kind, actor=actor, at=at, detail=detail
-        )
-    )
-
-
 def can_view_complaint(user: User, complaint: Complaint) -> bool:
     """Return whether `user` may see `complaint`; unit users only their unit's."""
     if user.role == "unit":
         return bool(user.unit) and user.unit == complaint.unit
     return user.role in ("admin", "head", "technician", "viewer")
+
+
+def case_visibility(session: Session, user: User) -> Callable[[int], bool] | None:
+    """Return the `can_see_case` test of complaint_json for `user`.
+
+    It is None for staff, who see every case. Unit and vendor users see
+    their own cases only.
+    """
+    if user.role not in ("unit", "vendor"):
+        return None
+
+    def visible(case_id: int) -> bool:
+        case = session.get(Case, case_id)
+        return case is not None and can_view(session, user, case)
+
+    return visible
 
 
 def create_complaint(
@@ -150,7 +164,7 @@ def create_complaint(
         updated_at=at,
     )
     session.add(complaint)
-    _add_event(
+    agenda.add_complaint_event(
         session,
         complaint,
         "received",
@@ -177,6 +191,13 @@ def advance_complaint(
         raise TransitionRefused(
             409, f"complaint {complaint.id} is closed; it takes no more steps"
         )
+    if step.automatic:
+        raise TransitionRefused(
+            409,
+            f"complaint {complaint.id} is on the agenda of {_meeting_text(complaint)}; "
+            f"it becomes discussed when that meeting is recorded at step "
+            f"{agenda.COORDINATION_STEP!r}",
+        )
     if to != step.target:
         raise TransitionRefused(
             409,
@@ -190,7 +211,7 @@ def advance_complaint(
             f"allowed roles: {', '.join(step.roles)}",
         )
     if (
-        complaint.status in ("assigned", "followed_up", "on_agenda")
+        complaint.status in ASSIGNED_STATES
         and user.role == "technician"
         and user.name != complaint.assigned_to
     ):
@@ -216,31 +237,107 @@ def advance_complaint(
     elif step.source == "assigned":
         complaint.follow_up = recorded["follow_up"]
     elif step.source == "followed_up":
-        try:
-            date.fromisoformat(recorded["meeting_date"])
-        except ValueError:
-            raise TransitionRefused(
-                422,
-                f"meeting_date: invalid date {recorded['meeting_date']!r}; expected "
-                "YYYY-MM-DD",
-                field="meeting_date",
-            ) from None
-        complaint.meeting_date = recorded["meeting_date"]
-        complaint.agenda = recorded["agenda"]
+        recorded.update(_place(session, complaint, values, recorded["agenda"], at))
     else:
         complaint.outcome = recorded["outcome"]
         complaint.closed_at = at
 
     complaint.status = step.target
     complaint.updated_at = at
-    _add_event(session, complaint, step.target, actor_of(user), at, recorded)
+    agenda.add_complaint_event(
+        session, complaint, step.target, actor_of(user), at, recorded
+    )
     logger.info("complaint %d moved to %s by %s", complaint.id, step.target, user.name)
     return complaint
 
 
-def complaint_json(complaint: Complaint, iso: Any) -> dict[str, Any]:
-    """Return a complaint with its history; `iso` renders timestamps."""
+def _meeting_text(complaint: Complaint) -> str:
+    record = complaint.meeting_record
+    if record is not None:
+        return f"the coordination meeting of case {record.case_id}"
+    if complaint.agenda_case_id is not None:
+        return (
+            f"the coordination meeting of case {complaint.agenda_case_id}, "
+            "once the case reaches that step"
+        )
+    return "the next coordination meeting of any case"
+
+
+def _place(
+    session: Session,
+    complaint: Complaint,
+    values: dict[str, Any],
+    agenda_text: str,
+    at: datetime,
+) -> dict[str, Any]:
+    # The meeting is chosen by the rules of collector.agenda, so its date is
+    # the one recorded when it is held.
+    if values.get("meeting_date") is not None:
+        raise TransitionRefused(
+            422,
+            "meeting_date: not accepted; the complaint is linked to a "
+            "coordination meeting and takes the date recorded at that meeting",
+            field="meeting_date",
+        )
+    workflow = current_procedure().workflow
+    if not workflow.has_step(agenda.COORDINATION_STEP):
+        raise TransitionRefused(
+            409,
+            f"the workflow file {workflow.source} has no step "
+            f"{agenda.COORDINATION_STEP!r}, so no coordination meeting can "
+            f"discuss complaint {complaint.id}",
+        )
+    complaint.agenda = agenda_text
+    complaint.on_agenda_at = at
+    return agenda.place_on_agenda(session, workflow, complaint)
+
+
+# Case ids of agenda history entries, and the step record id that goes with each.
+_CASE_KEYS = {
+    "agenda_case_id": None,
+    "meeting_case_id": "meeting_record_id",
+    "from_case_id": "from_record_id",
+}
+
+
+def _shown_case(
+    case_id: int | None, can_see_case: Callable[[int], bool] | None
+) -> int | None:
+    if case_id is None or can_see_case is None or can_see_case(case_id):
+        return case_id
+    return None
+
+
+def _hide_cases(
+    detail: dict[str, Any], can_see_case: Callable[[int], bool] | None
+) -> dict[str, Any]:
+    shown = dict(detail)
+    for case_key, record_key in _CASE_KEYS.items():
+        case_id = shown.get(case_key)
+        if isinstance(case_id, int) and _shown_case(case_id, can_see_case) is None:
+            shown[case_key] = None
+            if record_key is not None:
+                shown[record_key] = None
+    return shown
+
+
+def complaint_json(
+    complaint: Complaint,
+    iso: Any,
+    can_see_case: Callable[[int], bool] | None = None,
+) -> dict[str, Any]:
+    """Return a complaint with its history; `iso` renders timestamps.
+
+    `can_see_case(case_id)` decides whether the case of its meeting, and the
+    cases named in its history, are shown. Without it they all are. A hidden
+    case and its step record read as None.
+    """
     step = STEPS.get(complaint.status)
+    record = complaint.meeting_record
+    meeting = None
+    if record is not None:
+        visible = can_see_case is None or can_see_case(record.case_id)
+        meeting = agenda.meeting_json(record, iso, visible)
     return {
         "id": complaint.id,
         "unit": complaint.unit,
@@ -253,11 +350,16 @@ def complaint_json(complaint: Complaint, iso: Any) -> dict[str, Any]:
         "status": complaint.status,
         "next": step.target if step else None,
         "next_fields": list(step.fields) if step else [],
+        "next_automatic": bool(step and step.automatic),
         "assigned_to": complaint.assigned_to,
         "approved_by": complaint.approved_by,
         "follow_up": complaint.follow_up,
-        "meeting_date": complaint.meeting_date,
+        "meeting_date": (meeting or {}).get("meeting_date") or complaint.meeting_date,
         "agenda": complaint.agenda,
+        "agenda_case_id": _shown_case(complaint.agenda_case_id, can_see_case),
+        "meeting": meeting,
+        "on_agenda_at": iso(complaint.on_agenda_at),
+        "discussed_at": iso(complaint.discussed_at),
         "outcome": complaint.outcome,
         "created_at": iso(complaint.created_at),
         "updated_at": iso(complaint.updated_at),
@@ -267,8 +369,101 @@ def complaint_json(complaint: Complaint, iso: Any) -> dict[str, Any]:
                 "at": iso(event.at),
                 "actor": event.actor,
                 "kind": event.kind,
-                "detail": event.detail,
+                "detail": _hide_cases(event.detail, can_see_case),
             }
             for event in complaint.events
         ],
+    }
+
+
+def add_case_agenda(
+    session: Session, case: Case, body: dict[str, Any], user: User, iso: Any
+) -> None:
+    """Add the agenda of each coordination step to the step views in `body`,
+    and ``upcoming_agenda``: the complaints waiting for the case's coordination
+    step, which has not started yet. Only complaints `user` may see are listed.
+    """
+    by_record: dict[int, list[dict[str, Any]]] = {}
+    waiting = []
+    for complaint in agenda.agenda_of_case(session, case):
+        if not can_view_complaint(user, complaint):
+            continue
+        item = agenda.agenda_item_json(complaint, iso)
+        if complaint.meeting_record_id is None:
+            waiting.append(item)
+        else:
+            by_record.setdefault(complaint.meeting_record_id, []).append(item)
+    for view in body.get("steps", []):
+        if view["id"] == agenda.COORDINATION_STEP:
+            view["agenda"] = by_record.get(view["record_id"], [])
+    body["upcoming_agenda"] = waiting
+
+
+def upcoming_agenda(
+    session: Session, user: User, iso: Any, now: datetime
+) -> dict[str, Any]:
+    """Return what is on the agenda of the coordination meetings not yet held.
+
+    ``meetings`` are the coordination steps under way, due first, each with
+    its agenda. ``before_meeting`` lists the cases on their way to the
+    coordination step with the complaints waiting for it, and
+    ``next_meeting`` the complaints for whichever meeting starts next.
+    """
+    meetings = agenda.open_meetings(session)
+    linked: dict[int, list[dict[str, Any]]] = {}
+    if meetings:
+        on_agenda = session.scalars(
+            select(Complaint)
+            .where(
+                Complaint.status == "on_agenda",
+                Complaint.meeting_record_id.in_([record.id for record in meetings]),
+            )
+            .order_by(Complaint.id)
+        )
+        for complaint in on_agenda:
+            if can_view_complaint(user, complaint):
+                linked.setdefault(complaint.meeting_record_id, []).append(
+                    agenda.agenda_item_json(complaint, iso)
+                )
+
+    before_meeting: dict[int, dict[str, Any]] = {}
+    next_meeting = []
+    for complaint in agenda.waiting_complaints(session):
+        if not can_view_complaint(user, complaint):
+            continue
+        item = agenda.agenda_item_json(complaint, iso)
+        case = complaint.agenda_case
+        if case is None:
+            next_meeting.append(item)
+            continue
+        entry = before_meeting.setdefault(
+            case.id,
+            {
+                "case_id": case.id,
+                "title": case.title,
+                "application": case.application,
+                "unit": case.unit,
+                "step": case.step,
+                "complaints": [],
+            },
+        )
+        entry["complaints"].append(item)
+
+    return {
+        "meetings": [
+            {
+                "case_id": record.case_id,
+                "record_id": record.id,
+                "title": record.case.title,
+                "application": record.case.application,
+                "unit": record.case.unit,
+                "started_at": iso(record.started_at),
+                "due_at": iso(record.due_at),
+                "overdue": now > record.due_at,
+                "complaints": linked.get(record.id, []),
+            }
+            for record in meetings
+        ],
+        "before_meeting": list(before_meeting.values()),
+        "next_meeting": next_meeting,
     }

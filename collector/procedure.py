@@ -23,6 +23,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from collector import agenda
 from collector.calendar import BusinessCalendar, parse_office_hours
 from collector.models import CLASSIFICATIONS, Case, CaseEvent, User, is_row_id, utcnow
 from collector.models.procedure import StepRecord
@@ -434,7 +435,7 @@ def reopen_case(
     for record in records:
         if record.completed_at is None:
             record.completed_at = at
-            record.next_step = "reopened"
+            record.next_step = agenda.REOPENED
 
     previous_round = max((record.round for record in records), default=0)
     first = procedure.workflow.first.id
@@ -729,11 +730,22 @@ def transition(
         "fields": dict(fields or {}),
         "late": late,
     }
+    if record.step == agenda.COORDINATION_STEP:
+        discussed = agenda.discuss(
+            session, procedure.workflow, record, at, actor_of(user)
+        )
+        if discussed:
+            detail["complaints_discussed"] = discussed
     if to_step == END:
         from collector.ingest import close_case
 
         add_event(session, case, "transition", actor_of(user), at, detail)
         close_case(session, case, "restored", at, actor_of(user))
+        # Only a workflow file changed since a complaint was placed lets a
+        # case end without the meeting the complaint waits for.
+        agenda.release(
+            session, procedure.workflow, case, at, actor_of(user), "case closed"
+        )
         logger.info("case %s restored and closed by %s", case.id, user.name)
         return record
 
@@ -751,6 +763,8 @@ def transition(
     detail["due_at"] = local_iso(procedure, new.due_at)
     add_event(session, case, "transition", actor_of(user), at, detail)
     session.flush()
+    if new.step == agenda.COORDINATION_STEP:
+        agenda.link_waiting(session, new, at, actor_of(user))
     logger.info(
         "case %s moved from %s to %s by %s, due %s",
         case.id,
@@ -848,6 +862,14 @@ def close_as(
         actor_of(user),
         at,
         {"resolution": resolution, "reason": reason.strip()},
+    )
+    agenda.release(
+        session,
+        current_procedure().workflow,
+        case,
+        at,
+        actor_of(user),
+        f"case closed as {resolution}",
     )
     logger.info("case %s closed as %s by %s", case.id, resolution, user.name)
 

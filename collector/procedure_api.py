@@ -21,10 +21,13 @@ from collector import procedure as service
 from collector.api import case_detail_json, register_case_detail
 from collector.auth import current_user, require_roles
 from collector.complaints import (
+    add_case_agenda,
     advance_complaint,
     can_view_complaint,
+    case_visibility,
     complaint_json,
     create_complaint,
+    upcoming_agenda,
 )
 from collector.db import get_session
 from collector.ingest import add_event
@@ -46,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("procedure_api", __name__, url_prefix="/api/v1")
 ROLES_REPORTING = ("unit", "head", "technician", "admin")
+ROLES_READING_AGENDA = ("admin", "head", "technician", "viewer")
 WATCHER_KEY = "pelihara.overdue_watcher"
 
 
@@ -364,8 +368,12 @@ def post_comment(case_id: int) -> Response:
 @bp.get("/cases/<int:case_id>/steps")
 @require_roles()
 def get_steps(case_id: int) -> Response:
-    case = _case(case_id, _user())
-    return jsonify(case_procedure_json(get_session(), case))
+    user = _user()
+    case = _case(case_id, user)
+    session = get_session()
+    body = case_procedure_json(session, case)
+    add_case_agenda(session, case, body, user, _iso)
+    return jsonify(body)
 
 
 @bp.get("/workflow")
@@ -431,6 +439,14 @@ def _iso(value: datetime | None) -> str | None:
     return local_iso(current_procedure(), value)
 
 
+def _complaint_answer(complaint: Complaint, user: User, status: int = 200) -> Response:
+    response = jsonify(
+        complaint_json(complaint, _iso, case_visibility(get_session(), user))
+    )
+    response.status_code = status
+    return response
+
+
 def _complaint(complaint_id: int, user: User) -> Complaint:
     complaint = get_session().get(Complaint, complaint_id)
     if complaint is None or not can_view_complaint(user, complaint):
@@ -451,7 +467,8 @@ def list_complaints() -> Response:
     if status:
         statement = statement.where(Complaint.status == status)
     found = get_session().scalars(statement.options(selectinload(Complaint.events)))
-    return jsonify({"complaints": [complaint_json(c, _iso) for c in found]})
+    visible = case_visibility(get_session(), user)
+    return jsonify({"complaints": [complaint_json(c, _iso, visible) for c in found]})
 
 
 @bp.post("/complaints")
@@ -462,16 +479,14 @@ def post_complaint() -> Response:
     complaint = create_complaint(session, user, _body(), current_procedure().clock())
     session.commit()
     session.refresh(complaint)
-    response = jsonify(complaint_json(complaint, _iso))
-    response.status_code = 201
-    return response
+    return _complaint_answer(complaint, user, 201)
 
 
 @bp.get("/complaints/<int:complaint_id>")
 @require_roles()
 def get_complaint(complaint_id: int) -> Response:
-    complaint = _complaint(complaint_id, _user())
-    return jsonify(complaint_json(complaint, _iso))
+    user = _user()
+    return _complaint_answer(_complaint(complaint_id, user), user)
 
 
 @bp.post("/complaints/<int:complaint_id>/transitions")
@@ -491,11 +506,20 @@ def post_complaint_transition(complaint_id: int) -> Response:
     )
     session.commit()
     session.refresh(complaint)
-    return jsonify(complaint_json(complaint, _iso))
+    return _complaint_answer(complaint, user)
+
+
+@bp.get("/agenda")
+@require_roles(*ROLES_READING_AGENDA)
+def get_agenda() -> Response:
+    now = current_procedure().clock()
+    return jsonify(upcoming_agenda(get_session(), _user(), _iso, now))
 
 
 def _detail_extension(case: Case, body: dict[str, Any]) -> None:
-    body.update(case_procedure_json(get_session(), case))
+    session = get_session()
+    body.update(case_procedure_json(session, case))
+    add_case_agenda(session, case, body, _user(), _iso)
 
 
 def init_app(app: Flask) -> None:

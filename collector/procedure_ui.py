@@ -34,9 +34,13 @@ from collector.complaints import (
     STEPS as COMPLAINT_STEPS,
 )
 from collector.complaints import (
+    add_case_agenda,
     advance_complaint,
     can_view_complaint,
+    case_visibility,
+    complaint_json,
     create_complaint,
+    upcoming_agenda,
 )
 from collector.db import get_session
 from collector.ingest import add_event
@@ -78,6 +82,10 @@ def local_time(value: datetime | str | None) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def _iso(value: datetime | None) -> str | None:
+    return service.local_iso(current_procedure(), value)
+
+
 def working_minutes(value: int) -> str:
     """Render working minutes as hours and minutes, e.g. 1 j 30 m."""
     sign = "-" if value < 0 else ""
@@ -108,6 +116,17 @@ DETAIL_LABELS = {
     "vendor": "Pengembang/konsultan (vendor)",
     "channel": "Sarana (channel)",
     "addressed_to": "Ditujukan kepada (addressed to)",
+    "assigned_to": "Ditugaskan (assigned to)",
+    "follow_up": "Tindak lanjut (follow-up)",
+    "agenda": "Agenda",
+    "outcome": "Hasil (outcome)",
+    "agenda_case_id": "Menunggu rapat kasus (waiting for the meeting of case)",
+    "meeting_case_id": "Rapat koordinasi kasus (coordination meeting of case)",
+    "meeting_record_id": "Catatan tahap rapat (meeting step record)",
+    "meeting_date": "Tanggal rapat (meeting date)",
+    "from_case_id": "Semula rapat kasus (was the meeting of case)",
+    "from_record_id": "Semula catatan tahap (was step record)",
+    "complaints_discussed": "Pengaduan dibahas (complaints discussed)",
 }
 RESOLUTION_LABELS = {
     "restored": "normal kembali (restored)",
@@ -196,7 +215,10 @@ def event_detail(event: Any) -> list[tuple[str, str]]:
     Step ids become step names, booleans Ya/Tidak, times the bureau's local
     time, and step values are labelled with their workflow names.
     """
-    detail = getattr(event, "detail", None) or {}
+    if isinstance(event, Mapping):
+        detail = event.get("detail") or {}
+    else:
+        detail = getattr(event, "detail", None) or {}
     workflow = current_procedure().workflow
     pairs: list[tuple[str, str]] = []
     for key, value in detail.items():
@@ -376,6 +398,8 @@ def procedure_panel(case: Case) -> dict[str, Any]:
     session = get_session()
     user = current_user()
     data = case_procedure_json(session, case, procedure)
+    if user is not None:
+        add_case_agenda(session, case, data, user, _iso)
     workflow = procedure.workflow
     step = None
     record = None
@@ -680,6 +704,7 @@ def complaint(complaint_id: int) -> Any:
     return render_template(
         "procedure/complaint.html",
         complaint=found,
+        data=complaint_json(found, _iso, case_visibility(session, user)),
         step=COMPLAINT_STEPS.get(found.status),
         technicians=technicians,
     )
@@ -712,6 +737,14 @@ def advance(complaint_id: int) -> Response:
         session.rollback()
         _flash_refusal(problem)
     return redirect(url_for("procedure_ui.complaint", complaint_id=complaint_id), 303)
+
+
+@bp.get("/agenda")
+@require_roles("admin", "head", "technician", "viewer")
+def agenda() -> Any:
+    procedure = current_procedure()
+    upcoming = upcoming_agenda(get_session(), _user(), _iso, procedure.clock())
+    return render_template("procedure/agenda.html", upcoming=upcoming)
 
 
 @bp.get("/notifications")

@@ -21,7 +21,14 @@ from collector.models.base import Base, utcnow
 from collector.models.core import Case
 
 PARTIES = ("bureau", "vendor")
-COMPLAINT_STATES = ("received", "assigned", "followed_up", "on_agenda", "closed")
+COMPLAINT_STATES = (
+    "received",
+    "assigned",
+    "followed_up",
+    "on_agenda",
+    "discussed",
+    "closed",
+)
 COMPLAINT_CHANNELS = ("head", "direct")
 
 
@@ -112,6 +119,11 @@ class Complaint(Base):
     directly (``channel`` direct, ``addressed_to`` a staff member) once the
     head approves, is followed up, and is discussed in a further
     coordination meeting before it is closed.
+
+    On the agenda, ``meeting_record`` is the coordination step record of the
+    meeting that will discuss it. While that meeting has not started it is
+    None, and the complaint waits for the coordination step of
+    ``agenda_case``, or of any case when ``agenda_case`` is None too.
     """
 
     __tablename__ = "complaints"
@@ -134,14 +146,24 @@ class Complaint(Base):
     assigned_to: Mapped[str | None] = mapped_column(String(100))
     approved_by: Mapped[str | None] = mapped_column(String(100))
     follow_up: Mapped[str | None] = mapped_column(Text)
+    # Set by hand before complaints were linked to coordination steps; newer
+    # complaints take the date recorded at their meeting.
     meeting_date: Mapped[str | None] = mapped_column(String(10))
     agenda: Mapped[str | None] = mapped_column(Text)
+    agenda_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    meeting_record_id: Mapped[int | None] = mapped_column(
+        ForeignKey("step_records.id"), index=True
+    )
+    on_agenda_at: Mapped[datetime | None]
+    discussed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
 
-    case: Mapped[Case | None] = relationship()
+    case: Mapped[Case | None] = relationship(foreign_keys=[case_id])
+    agenda_case: Mapped[Case | None] = relationship(foreign_keys=[agenda_case_id])
+    meeting_record: Mapped[StepRecord | None] = relationship()
     events: Mapped[list[ComplaintEvent]] = relationship(
         back_populates="complaint", order_by="ComplaintEvent.id"
     )

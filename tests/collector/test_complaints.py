@@ -60,7 +60,7 @@ def test_complaint_received(client: FlaskClient, unit_user: Persona) -> None:
     assert body["created_at"] == "2026-12-04T14:00:00+07:00"
 
 
-def test_complaint_full_flow(
+def test_complaint_flow_to_agenda(
     client: FlaskClient,
     head: Persona,
     technician: Persona,
@@ -69,29 +69,26 @@ def test_complaint_full_flow(
     steps = [
         (head, "assigned", {"assigned_to": technician.name}),
         (technician, "followed_up", {"follow_up": "index added to report table"}),
-        (
-            technician,
-            "on_agenda",
-            {"meeting_date": "2026-12-10", "agenda": "report speed"},
-        ),
-        (technician, "closed", {"outcome": "unit satisfied"}),
+        (technician, "on_agenda", {"agenda": "report speed"}),
     ]
     body: dict[str, Any] = {}
     for persona, target, fields in steps:
         answer = advance(client, persona, complaint_id, target, **fields)
         assert answer.status_code == 200, answer.get_json()
         body = answer.get_json()
-    assert body["status"] == "closed"
+    assert body["status"] == "on_agenda"
     assert body["assigned_to"] == "technician-user"
     assert body["approved_by"] == "head-user"
-    assert body["meeting_date"] == "2026-12-10"
-    assert body["outcome"] == "unit satisfied"
+    assert body["follow_up"] == "index added to report table"
+    assert body["agenda"] == "report speed"
+    assert body["on_agenda_at"] == "2026-12-04T14:00:00+07:00"
+    # No case is at the coordination step, so it waits for the next meeting.
+    assert body["meeting"] is None
     assert [event["kind"] for event in body["events"]] == [
         "received",
         "assigned",
         "followed_up",
         "on_agenda",
-        "closed",
     ]
 
 
@@ -229,20 +226,6 @@ def test_complaint_assigned_technician_acts(
     assert answer.get_json()["status"] == "followed_up"
 
 
-def test_complaint_invalid_meeting_date(
-    client: FlaskClient, head: Persona, technician: Persona, complaint_id: int
-) -> None:
-    advance(client, head, complaint_id, "assigned", assigned_to=technician.name)
-    advance(client, technician, complaint_id, "followed_up", follow_up="x")
-    answer = advance(
-        client, head, complaint_id, "on_agenda", meeting_date="10-12-2026", agenda="x"
-    )
-    assert answer.status_code == 422
-    assert answer.get_json()["error"] == (
-        "meeting_date: invalid date '10-12-2026'; expected YYYY-MM-DD"
-    )
-
-
 def test_complaint_unassigned_technician_refused(
     app: Flask,
     client: FlaskClient,
@@ -258,27 +241,6 @@ def test_complaint_unassigned_technician_refused(
     assert answer.status_code == 403
     assert answer.get_json()["error"] == (
         f"complaint {complaint_id} is assigned to 'other-tech', not 'technician-user'"
-    )
-
-
-def test_complaint_closed_refused(
-    client: FlaskClient, head: Persona, technician: Persona, complaint_id: int
-) -> None:
-    advance(client, head, complaint_id, "assigned", assigned_to=technician.name)
-    advance(client, technician, complaint_id, "followed_up", follow_up="x")
-    advance(
-        client,
-        technician,
-        complaint_id,
-        "on_agenda",
-        meeting_date="2026-12-10",
-        agenda="x",
-    )
-    advance(client, technician, complaint_id, "closed", outcome="done")
-    answer = advance(client, head, complaint_id, "assigned")
-    assert answer.status_code == 409
-    assert answer.get_json()["error"] == (
-        f"complaint {complaint_id} is closed; it takes no more steps"
     )
 
 
