@@ -146,7 +146,10 @@ def create_complaint(
 
     case_id = body.get("case_id")
     if case_id is not None:
-        if not is_row_id(case_id) or session.get(Case, case_id) is None:
+        case = session.get(Case, case_id) if is_row_id(case_id) else None
+        # A case the user may not see is reported as not found, so that a
+        # unit cannot learn which case ids exist.
+        if case is None or not can_view(session, user, case):
             raise TransitionRefused(
                 422, f"case_id: case {case_id!r} not found", field="case_id"
             )

@@ -12,7 +12,7 @@ from collector.db import get_database
 from collector.tokens import create_user
 
 from .conftest import Persona
-from .procedure_support import Clock, start_clock
+from .procedure_support import Clock, file_report, start_clock, wib
 
 
 @pytest.fixture
@@ -163,6 +163,17 @@ def test_complaint_unknown_case(client: FlaskClient, unit_user: Persona) -> None
     answer = submit(client, unit_user, case_id=999)
     assert answer.status_code == 422
     assert answer.get_json()["error"] == "case_id: case 999 not found"
+
+
+def test_complaint_other_units_case_not_found(
+    client: FlaskClient, head: Persona, unit_user: Persona
+) -> None:
+    other = file_report(client, head, wib(2026, 12, 4, 9), unit="Biro Hukum")
+
+    answer = submit(client, unit_user, case_id=other["id"])
+
+    assert answer.status_code == 422
+    assert answer.get_json()["error"] == f"case_id: case {other['id']} not found"
 
 
 def test_complaint_case_id_beyond_integer(
