@@ -15,6 +15,7 @@ from flask import Request as FlaskRequest
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from collector import __version__, api, auth, db, procedure_api, ui
@@ -31,6 +32,10 @@ HEARTBEAT_GRACE_VARIABLE = "PELIHARA_HEARTBEAT_GRACE_SECONDS"
 # Set behind an HTTPS proxy, so that browsers never send the session cookie
 # over plain HTTP.
 SECURE_COOKIES_VARIABLE = "PELIHARA_SECURE_COOKIES"
+# The number of reverse proxies in front of the collector that append the
+# client address to X-Forwarded-For. With 0 the header is ignored, because
+# any client can send it.
+TRUSTED_PROXIES_VARIABLE = "PELIHARA_TRUSTED_PROXIES"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 # The templates use no inline script or style, so only files of this site
 # may run or style a page, and no other site may frame it.
@@ -89,6 +94,27 @@ def secure_cookies_from_environment() -> bool:
     raise ValueError(
         f"{SECURE_COOKIES_VARIABLE}={text!r} is invalid; expected true or false"
     )
+
+
+def trusted_proxies_from_environment() -> int:
+    """Return $PELIHARA_TRUSTED_PROXIES, the number of proxies in front, default 0."""
+    text = os.environ.get(TRUSTED_PROXIES_VARIABLE, "").strip()
+    if not text:
+        return 0
+    return _validate_trusted_proxies(text, TRUSTED_PROXIES_VARIABLE)
+
+
+def _validate_trusted_proxies(value: Any, name: str) -> int:
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if count < 0 or isinstance(value, bool | float):
+        raise ValueError(
+            f"{name}={value!r} is invalid; expected the number of reverse proxies "
+            "in front of the collector (0 or more, e.g. 1)"
+        )
+    return count
 
 
 def load_secret_key(data_dir: Path) -> str:
@@ -273,9 +299,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     Keys of `config` override the defaults: DATABASE_URL, DATA_DIR,
     SECRET_KEY, REOPEN_WINDOW (a timedelta or seconds), HEARTBEAT_SECONDS,
-    HEARTBEAT_GRACE_SECONDS, SQLITE_BUSY_TIMEOUT_MS and any Flask or
-    Flask-WTF setting. With HEARTBEAT_SECONDS set, a thread runs the
-    heartbeat monitor at that interval. Missing tables are created.
+    HEARTBEAT_GRACE_SECONDS, SQLITE_BUSY_TIMEOUT_MS, TRUSTED_PROXIES (the
+    number of reverse proxies whose X-Forwarded-For is trusted) and any
+    Flask or Flask-WTF setting. With HEARTBEAT_SECONDS set, a thread runs
+    the heartbeat monitor at that interval. Missing tables are created.
     """
     config = dict(config or {})
     app = Flask(__name__)
@@ -294,8 +321,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         JSON_SORT_KEYS=False,
+        TRUSTED_PROXIES=trusted_proxies_from_environment(),
     )
     app.config.update(config)
+    proxies = _validate_trusted_proxies(
+        app.config["TRUSTED_PROXIES"], "TRUSTED_PROXIES"
+    )
+    if proxies:
+        # remote_addr becomes the client address the proxies forwarded, which
+        # the login throttle counts failures of.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
     if isinstance(app.config["REOPEN_WINDOW"], int | float):
         app.config["REOPEN_WINDOW"] = timedelta(seconds=app.config["REOPEN_WINDOW"])
     if not app.config.get("SECRET_KEY"):

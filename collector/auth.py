@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -30,13 +31,13 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
+from collector import login_throttle
 from collector.db import get_session
 from collector.models import User, utcnow
-from collector.models.users import LoginFailure
 from collector.tokens import find_user_by_token
 
 logger = logging.getLogger(__name__)
@@ -46,8 +47,6 @@ bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_USER_KEY = "user_id"
 SESSION_VERSION_KEY = "session_version"
-MAX_LOGIN_FAILURES = 5
-LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 
 
 def bearer_token() -> str | None:
@@ -162,36 +161,46 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _client_address() -> str:
-    # NOTE: behind a reverse proxy this is the proxy's address, so the
-    # per-address limit then counts the failures of all clients together.
-    return (request.remote_addr or "unknown")[:64]
-
-
-def _login_throttled(database: Session, name: str, address: str) -> bool:
-    since = utcnow() - LOGIN_FAILURE_WINDOW
-    recent = LoginFailure.at > since
-    by_name = database.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(recent, LoginFailure.name == name[:100])
+def _reject_locked_login(
+    lockout: login_throttle.Lockout,
+    name: str,
+    address: str,
+    next_url: str | None,
+    now: datetime,
+) -> Any:
+    retry_after = lockout.retry_after_seconds(now)
+    logger.info(
+        "login for user name %r from %s rejected until %s: %s",
+        name[: login_throttle.MAX_NAME_LENGTH],
+        address,
+        lockout.until.isoformat(timespec="seconds"),
+        lockout.describe(),
     )
-    by_address = database.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(recent, LoginFailure.address == address)
+    minutes = math.ceil(retry_after / 60)
+    flash(
+        f"Terlalu banyak percobaan masuk yang gagal; coba lagi dalam {minutes} menit "
+        f"(too many failed logins; try again in {minutes} "
+        f"{'minute' if minutes == 1 else 'minutes'}).",
+        "error",
     )
-    return max(by_name or 0, by_address or 0) >= MAX_LOGIN_FAILURES
+    page = render_template("login.html", next=next_url, name=name)
+    return page, 429, {"Retry-After": str(retry_after)}
 
 
-def _record_login_failure(database: Session, name: str, address: str) -> None:
-    now = utcnow()
-    # Failures older than the window no longer count, so they are dropped.
-    database.execute(
-        delete(LoginFailure).where(LoginFailure.at <= now - LOGIN_FAILURE_WINDOW)
-    )
-    database.add(LoginFailure(name=name[:100], address=address, at=now))
-    database.commit()
+def _log_failed_login(
+    database: Session, name: str, address: str, now: datetime
+) -> None:
+    shown_name = name[: login_throttle.MAX_NAME_LENGTH]
+    logger.info("failed login for user name %r from %s", shown_name, address)
+    lockout = login_throttle.find_lockout(database, name, address, now)
+    if lockout is not None:
+        logger.warning(
+            "login for user name %r from %s locked until %s: %s",
+            shown_name,
+            address,
+            lockout.until.isoformat(timespec="seconds"),
+            lockout.describe(),
+        )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -202,29 +211,14 @@ def login() -> Any:
 
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
-    address = _client_address()
+    address = login_throttle.client_address()
     database = get_session()
-    if _login_throttled(database, name, address):
-        logger.warning(
-            "login for user name %r from %s rejected: %d failed logins within "
-            "%d minutes",
-            name[:100],
-            address,
-            MAX_LOGIN_FAILURES,
-            LOGIN_FAILURE_WINDOW // timedelta(minutes=1),
-        )
-        flash(
-            "Terlalu banyak percobaan masuk yang gagal; coba lagi dalam 15 menit "
-            "(too many failed logins; try again in 15 minutes).",
-            "error",
-        )
-        page = render_template("login.html", next=next_url, name=name)
-        return (
-            page,
-            429,
-            {"Retry-After": str(int(LOGIN_FAILURE_WINDOW.total_seconds()))},
-        )
+    now = utcnow()
+    lockout = login_throttle.find_lockout(database, name, address, now)
+    if lockout is not None:
+        return _reject_locked_login(lockout, name, address, next_url, now)
 
+    login_throttle.record_attempt(database, name, address, now)
     user = database.scalar(select(User).where(User.name == name))
     if (
         user is None
@@ -232,13 +226,11 @@ def login() -> Any:
         or user.password_hash is None
         or not check_password_hash(user.password_hash, password)
     ):
-        _record_login_failure(database, name, address)
-        logger.info("failed login for user name %r from %s", name[:100], address)
+        _log_failed_login(database, name, address, now)
         flash("Nama atau kata sandi salah (wrong name or password).", "error")
         return render_template("login.html", next=next_url, name=name), 401
 
-    database.execute(delete(LoginFailure).where(LoginFailure.name == name[:100]))
-    database.commit()
+    login_throttle.forget_failures(database, name, address)
     session.clear()
     session[SESSION_USER_KEY] = user.id
     session[SESSION_VERSION_KEY] = user.session_version
