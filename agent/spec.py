@@ -41,7 +41,9 @@ class Outcome:
     """What one run of a check kind found.
 
     `values` are the measured numbers in base units (seconds, bytes, ratios
-    as percent), keyed by a short snake_case name. `reason` is a closed,
+    as percent), keyed by a short snake_case name. Counts and byte sizes
+    are ints, so that the spool and the collector show `files=3`, not
+    `files=3.0`. `reason` is a closed,
     low-cardinality class of the failure, used as a metric label:
     "" for OK, otherwise one of REASONS.
     """

@@ -151,6 +151,16 @@ def _number(value: Any, field_path: str) -> float:
     return number
 
 
+def _measured_value(value: Any, field_path: str) -> float:
+    """Return a result value checked by _number, keeping an int an int.
+
+    Agents send counts and byte sizes as ints, so the API and the case page
+    show them as `3`, not `3.0`.
+    """
+    number = _number(value, field_path)
+    return value if isinstance(value, int) else number
+
+
 def _status(value: Any, field_path: str) -> str:
     if value not in STATUSES:
         raise BatchError(
@@ -256,7 +266,7 @@ def parse_result(item: Any, index: int) -> IncomingResult:
                 f"{MAX_VALUE_NAME_CHARS} characters",
             )
     numbers = {
-        str(key): _number(value, f"{path}.values.{key}")
+        str(key): _measured_value(value, f"{path}.values.{key}")
         for key, value in values.items()
     }
 

@@ -19,6 +19,18 @@ bp = Blueprint("ui", __name__)
 PAGE_SIZE = 100
 
 
+@bp.app_template_filter("measured_value")
+def measured_value(value: Any) -> str:
+    """Format a result value: whole numbers without `.0`, others as stored.
+
+    Results stored before the collector kept ints have floats such as 3.0
+    for counts, and they are shown as `3` too.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 @bp.app_template_global()
 def workflow_step(step_id: str | None) -> Step | None:
     """Return the workflow's step with this id, or None for an unknown id.

@@ -318,6 +318,21 @@ def interpret(program: str, code: int, output: str) -> Outcome:
     )
 
 
+def _perfdata_value(number: str, factor: float) -> float:
+    """Return `number` times `factor`, an int when both are whole numbers.
+
+    So a count written as `files=3` is spooled as 3, not 3.0. A product
+    beyond 2**53 stays a float, so that a value beyond the float range
+    becomes infinity, which the runner drops, and never a huge int, which
+    math.isfinite cannot take.
+    """
+    if re.fullmatch(r"-?\d+", number) and factor.is_integer():
+        product = int(number) * int(factor)
+        if abs(product) <= 2**53:
+            return product
+    return float(number) * factor
+
+
 def parse_perfdata(text: str) -> dict[str, float]:
     """Return `label=value[UOM];warn;crit;min;max` items as base-unit values.
 
@@ -333,7 +348,7 @@ def parse_perfdata(text: str) -> dict[str, float]:
         if factor is None:
             continue
         try:
-            value = float(number) * factor
+            value = _perfdata_value(number, factor)
         except ValueError:
             continue
         key = re.sub(r"[^a-z0-9]+", "_", label.strip("'").replace("''", "'").lower())

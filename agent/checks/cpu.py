@@ -51,7 +51,7 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     # first call in a process has nothing to compare with, so always sample.
     sample = min(options["sample"], timeout * 0.9)
     used_percent = psutil.cpu_percent(interval=sample)
-    values = {"used_percent": round(used_percent, 2), "cpus": float(_cpus())}
+    values = {"used_percent": round(used_percent, 2), "cpus": _cpus()}
     message = (
         f"CPU is {format_percent(used_percent)} busy over "
         f"{format_duration(sample)} on {_cpus()} CPUs"

@@ -215,7 +215,7 @@ def evaluate(usages: list[Usage], options: Mapping[str, Any]) -> Outcome:
 
     values: dict[str, float] = {
         "used_percent": round(max(u.used_percent for u in usages), 2),
-        "free_bytes": float(min(u.free_bytes for u in usages)),
+        "free_bytes": min(u.free_bytes for u in usages),
     }
     inodes = [
         u.inodes_used_percent for u in usages if u.inodes_used_percent is not None
@@ -223,7 +223,7 @@ def evaluate(usages: list[Usage], options: Mapping[str, Any]) -> Outcome:
     if inodes:
         values["inodes_used_percent"] = round(max(inodes), 2)
     if options["all"]:
-        values["mounts"] = float(len(usages))
+        values["mounts"] = len(usages)
 
     if worst is Status.OK:
         if len(usages) == 1:

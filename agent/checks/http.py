@@ -200,8 +200,8 @@ def _request(options: Mapping[str, Any], timeout: float) -> Outcome:
     elapsed = time.monotonic() - started
     values = {
         "latency_seconds": round(elapsed, 6),
-        "status_code": float(response.status_code),
-        "body_bytes": float(len(body)),
+        "status_code": response.status_code,
+        "body_bytes": len(body),
     }
     return _judge(response.status_code, body, elapsed, request, options, values)
 

@@ -46,7 +46,7 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     values = {
         "load": round(load, 3),
         "load_per_cpu": round(per_cpu, 3),
-        "cpus": float(cpus),
+        "cpus": cpus,
     }
     message = (
         f"{minutes}-minute load is {load:.2f}, {per_cpu:.2f} per CPU on {cpus} CPUs"

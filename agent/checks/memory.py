@@ -29,8 +29,8 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     used_percent = (memory.total - memory.available) / memory.total * 100
     values = {
         "used_percent": round(used_percent, 2),
-        "available_bytes": float(memory.available),
-        "total_bytes": float(memory.total),
+        "available_bytes": memory.available,
+        "total_bytes": memory.total,
     }
     message = (
         f"memory is {format_percent(used_percent)} used, "

@@ -69,10 +69,10 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
         return Outcome(Status.OK, f"interface {name} is up; no counters", {})
     errors = counters.errin + counters.errout
     drops = counters.dropin + counters.dropout
-    values = {
-        "errors_total": float(errors),
-        "drops_total": float(drops),
-        "speed_bits_per_second": float(stats.speed) * 1_000_000,
+    values: dict[str, float] = {
+        "errors_total": errors,
+        "drops_total": drops,
+        "speed_bits_per_second": stats.speed * 1_000_000,
     }
     return _grade_counters(name, errors, drops, values, options)
 
@@ -84,7 +84,8 @@ def _grade_counters(
     values: dict[str, float],
     options: Mapping[str, Any],
 ) -> Outcome:
-    counted_errors, counted_drops = float(errors), float(drops)
+    counted_errors: float = errors
+    counted_drops: float = drops
     scope = "since boot"
     if options["counters"] != "total":
         now = time.monotonic()
@@ -100,8 +101,8 @@ def _grade_counters(
                 "next run",
                 values,
             )
-        counted_errors = float(errors - previous[0])
-        counted_drops = float(drops - previous[1])
+        counted_errors = errors - previous[0]
+        counted_drops = drops - previous[1]
         values["errors"] = counted_errors
         values["drops"] = counted_drops
         scope = "since the previous run"

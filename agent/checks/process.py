@@ -166,7 +166,7 @@ def _judge(
 ) -> Outcome:
     count = len(processes)
     rss = sum(info["memory_info"].rss for info in processes if info["memory_info"])
-    values = {"count": float(count), "rss_bytes": float(rss)}
+    values = {"count": count, "rss_bytes": rss}
     minimum, maximum = options["min_count"], options["max_count"]
 
     if count < minimum:

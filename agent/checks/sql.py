@@ -158,7 +158,7 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
         engine.dispose()
 
     elapsed = time.monotonic() - started
-    values = {"latency_seconds": round(elapsed, 6), "rows": float(len(rows))}
+    values = {"latency_seconds": round(elapsed, 6), "rows": len(rows)}
     return _judge(rows, elapsed, shown, options, values)
 
 

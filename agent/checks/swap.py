@@ -33,8 +33,8 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     used_percent = swap.used / swap.total * 100
     values = {
         "used_percent": round(used_percent, 2),
-        "used_bytes": float(swap.used),
-        "total_bytes": float(swap.total),
+        "used_bytes": swap.used,
+        "total_bytes": swap.total,
     }
     message = (
         f"swap is {format_percent(used_percent)} used, "

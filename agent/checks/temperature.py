@@ -90,7 +90,7 @@ def run(
             worst = candidate
 
     status, current, name, limit = worst
-    values = {"temperature_celsius": float(current), "sensors": float(len(readings))}
+    values = {"temperature_celsius": float(current), "sensors": len(readings)}
     message = (
         f"hottest of {plural(len(readings), 'sensor')} is {name} at {current:g} °C"
         f"{limit}"

@@ -228,6 +228,27 @@ def test_command_parse_perfdata_skips_unknown_units() -> None:
     assert values == {"b": 2.0, "d": 4 * 1024.0**2}
 
 
+def test_command_parse_perfdata_integer_types() -> None:
+    values = command.parse_perfdata(
+        "files=3 size=2KB ratio=0.5 time=250ms exp=1e3 huge=9007199254740993"
+    )
+
+    assert values == {
+        "files": 3,
+        "size": 2000,
+        "ratio": 0.5,
+        "time": 0.25,
+        "exp": 1000.0,
+        "huge": 9007199254740992.0,
+    }
+    assert type(values["files"]) is int
+    assert type(values["size"]) is int
+    assert type(values["ratio"]) is float
+    assert type(values["time"]) is float
+    assert type(values["exp"]) is float
+    assert type(values["huge"]) is float
+
+
 def test_command_parse_perfdata_keeps_first_labels() -> None:
     items = " ".join(f"disk{index}=1" for index in range(200))
 

@@ -109,6 +109,17 @@ def test_ingest_updates_check_state(
     assert check.values == {"used_percent": 93.1}
 
 
+def test_ingest_keeps_integer_values(
+    client: FlaskClient, agent: Agent, session: Session
+) -> None:
+    post(client, agent, make_result(values={"files": 3, "used_percent": 93.0}))
+
+    values = session.scalars(select(Check)).one().values
+    assert values == {"files": 3, "used_percent": 93.0}
+    assert type(values["files"]) is int
+    assert type(values["used_percent"]) is float
+
+
 def test_ingest_late_result_is_history_only(
     client: FlaskClient, agent: Agent, session: Session
 ) -> None:

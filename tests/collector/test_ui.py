@@ -74,6 +74,21 @@ def test_ui_case_page_shows_results_and_events(
     assert "<strong>repeated</strong>" in page
 
 
+def test_ui_case_page_shows_whole_values(
+    client: FlaskClient, agent: Agent, technician: Persona, viewer: Persona
+) -> None:
+    values = {"files": 0, "size_bytes": 296.0, "age_seconds": 0.634}
+    post(client, agent, make_result(values=values))
+    login(client, technician)
+
+    page = client.get(f"/cases/{first_case_id(client, viewer)}").get_data(as_text=True)
+
+    assert "files=0 " in page
+    assert "size_bytes=296 " in page
+    assert "age_seconds=0.634 " in page
+    assert "=0.0" not in page
+
+
 def test_ui_check_output_is_escaped(
     client: FlaskClient, agent: Agent, technician: Persona, viewer: Persona
 ) -> None:
