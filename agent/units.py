@@ -105,6 +105,21 @@ def format_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
+def format_whole_duration(seconds: int) -> str:
+    """Return whole `seconds` as text like `2h 5m`, `1d 3h 20s` or `0s`.
+
+    Every non-zero unit is shown, so the text converts back to exactly
+    `seconds`.
+    """
+    parts = []
+    remaining = seconds
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts) or "0s"
+
+
 def format_size(size: float) -> str:
     """Return `size` bytes as short IEC text like `1.5 GiB` or `512 B`."""
     if size < 1024:

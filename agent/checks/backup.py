@@ -16,7 +16,7 @@ from agent.checks.base import (
 )
 from agent.checks.schema import Option
 from agent.spec import Category, Outcome, Status
-from agent.units import format_duration, format_size
+from agent.units import format_duration, format_size, format_whole_duration
 
 CATEGORY = Category.HARDWARE
 
@@ -71,19 +71,16 @@ def run(
         return Outcome(
             Status.CRITICAL,
             f"no backup found: no file matches {pattern}",
-            {"files": 0.0},
+            {"files": 0},
             reason="not_found",
         )
 
     path, stat, count = newest
-    age = max(time.time() - stat.st_mtime, 0.0)
-    values = {
-        "age_seconds": round(age, 0),
-        "size_bytes": float(stat.st_size),
-        "files": float(count),
-    }
+    # Whole seconds, so that the message and age_seconds show the same age.
+    age = round(max(time.time() - stat.st_mtime, 0.0))
+    values = {"age_seconds": age, "size_bytes": stat.st_size, "files": count}
     described = (
-        f"newest backup {path} is {format_duration(age)} old, "
+        f"newest backup {path} is {format_whole_duration(age)} old, "
         f"{format_size(stat.st_size)}"
     )
     if age > options["max_age"]:

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from agent.checks import backup
 from agent.spec import CheckSpec, Status
 
@@ -48,9 +50,47 @@ def test_backup_too_old(tmp_path: Path, make_check: MakeCheck) -> None:
 
     assert outcome.status is Status.CRITICAL
     assert outcome.message == (
-        f"newest backup {stale} is 1d6h old, 10 B; older than 1d"
+        f"newest backup {stale} is 1d 6h old, 10 B; older than 1d"
     )
     assert outcome.reason == "threshold"
+
+
+def test_backup_message_matches_age_value(
+    tmp_path: Path, make_check: MakeCheck, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    newest = make_file(tmp_path / "backups" / "app.db", 20, 0)
+    modified = newest.stat().st_mtime
+    monkeypatch.setattr(backup.time, "time", lambda: modified + 7530.4)
+
+    outcome = run(make_check, path="backups/*.db", max_age="1d")
+
+    assert outcome.message == f"newest backup {newest} is 2h 5m 30s old, 20 B"
+    assert outcome.values["age_seconds"] == 7530
+
+
+def test_backup_subsecond_age_is_zero(
+    tmp_path: Path, make_check: MakeCheck, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    newest = make_file(tmp_path / "backups" / "app.db", 20, 0)
+    modified = newest.stat().st_mtime
+    monkeypatch.setattr(backup.time, "time", lambda: modified + 0.4)
+
+    outcome = run(make_check, path="backups/*.db", max_age="1d")
+
+    assert outcome.message == f"newest backup {newest} is 0s old, 20 B"
+    assert outcome.values["age_seconds"] == 0
+
+
+def test_backup_values_are_integers(tmp_path: Path, make_check: MakeCheck) -> None:
+    make_file(tmp_path / "backups" / "app.db", 20, HOUR)
+
+    outcome = run(make_check, path="backups/*.db", max_age="1d")
+
+    assert {name: type(value) for name, value in outcome.values.items()} == {
+        "age_seconds": int,
+        "size_bytes": int,
+        "files": int,
+    }
 
 
 def test_backup_too_small(tmp_path: Path, make_check: MakeCheck) -> None:
@@ -81,6 +121,8 @@ def test_backup_no_match(tmp_path: Path, make_check: MakeCheck) -> None:
         f"no backup found: no file matches {tmp_path / 'backups' / '*.db'}"
     )
     assert outcome.reason == "not_found"
+    assert outcome.values == {"files": 0}
+    assert isinstance(outcome.values["files"], int)
 
 
 def test_backup_ignores_folders(tmp_path: Path, make_check: MakeCheck) -> None:

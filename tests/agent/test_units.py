@@ -8,6 +8,7 @@ from agent.units import (
     UnitError,
     format_duration,
     format_size,
+    format_whole_duration,
     parse_duration,
     parse_percent,
     parse_size,
@@ -107,6 +108,21 @@ def test_units_parse_percent_above_hundred() -> None:
 )
 def test_units_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (7500, "2h 5m"),
+        (7530, "2h 5m 30s"),
+        (45, "45s"),
+        (0, "0s"),
+        (90061, "1d 1h 1m 1s"),
+        (86400, "1d"),
+    ],
+)
+def test_units_format_whole_duration(seconds: int, text: str) -> None:
+    assert format_whole_duration(seconds) == text
 
 
 @pytest.mark.parametrize(
