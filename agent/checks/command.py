@@ -310,12 +310,21 @@ def interpret(program: str, code: int, output: str) -> Outcome:
         reason = "" if status is Status.OK else "error"
         return Outcome(status, message, values, reason=reason)
     if code < 0:
-        detail = f"{program} was killed by signal {-code}"
+        detail = f"plugin {program} killed by signal {_signal_name(-code)}"
     else:
-        detail = f"{program} exited with code {code}, which is not a plugin status 0-3"
-    return Outcome(
-        Status.UNKNOWN, clean_text(f"{detail}: {message}"), values, reason="error"
-    )
+        detail = f"plugin {program} exited with code {code}, not a plugin status 0-3"
+    # Without output the message would only repeat the program and the code.
+    if clean_text(text):
+        detail = f"{detail}: {message}"
+    return Outcome(Status.UNKNOWN, clean_text(detail), values, reason="error")
+
+
+def _signal_name(number: int) -> str:
+    """Return a signal as text like `SIGKILL (9)`, or the number alone if unknown."""
+    try:
+        return f"{signal.Signals(number).name} ({number})"
+    except ValueError:
+        return str(number)
 
 
 def _perfdata_value(number: str, factor: float) -> float:

@@ -56,7 +56,7 @@ def test_command_other_exit_code_is_unknown(
 
     assert outcome.status is Status.UNKNOWN
     assert outcome.message == (
-        f"{script} exited with code 7, which is not a plugin status 0-3: odd"
+        f"plugin {script} exited with code 7, not a plugin status 0-3: odd"
     )
     assert outcome.reason == "error"
 
@@ -140,7 +140,34 @@ def test_command_killed_by_signal(tmp_path: Path, make_check: MakeCheck) -> None
     outcome = run(make_check, command=[script])
 
     assert outcome.status is Status.UNKNOWN
-    assert outcome.message == f"{script} was killed by signal 9: dying"
+    assert outcome.message == f"plugin {script} killed by signal SIGKILL (9): dying"
+
+
+def test_command_killed_without_output(tmp_path: Path, make_check: MakeCheck) -> None:
+    script = plugin(tmp_path, "check_silent_death", "kill -9 $$\n")
+
+    outcome = run(make_check, command=[script])
+
+    assert outcome.status is Status.UNKNOWN
+    assert outcome.message == f"plugin {script} killed by signal SIGKILL (9)"
+
+
+def test_command_other_exit_code_without_output(
+    tmp_path: Path, make_check: MakeCheck
+) -> None:
+    script = plugin(tmp_path, "check_odd_quiet", "exit 7\n")
+
+    outcome = run(make_check, command=[script])
+
+    assert outcome.message == (
+        f"plugin {script} exited with code 7, not a plugin status 0-3"
+    )
+
+
+def test_command_unknown_signal_number() -> None:
+    outcome = command.interpret("/opt/check_x", -200, "")
+
+    assert outcome.message == "plugin /opt/check_x killed by signal 200"
 
 
 def test_command_timeout_kills_whole_group(
@@ -203,7 +230,7 @@ def test_command_kill_running_plugins(tmp_path: Path, make_check: MakeCheck) -> 
 
     assert killed == 1
     assert outcomes[0].status is Status.UNKNOWN
-    assert outcomes[0].message.startswith(f"{script} was killed by signal 9")
+    assert outcomes[0].message == f"plugin {script} killed by signal SIGKILL (9)"
     assert not psutil.pid_exists(int(pid_file.read_text()))
 
 
