@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_NOT_OK = 1
 EXIT_CONFIG = 2
+#: A run stopped by signal N exits with 128 + N, as a shell reports a
+#: command killed by that signal: 130 for SIGINT (Ctrl-C), 143 for SIGTERM.
+EXIT_SIGNAL_BASE = 128
 
 #: Default seconds `run --once` waits for the collector to acknowledge results.
 ONCE_DELIVERY_TIMEOUT = 30.0
@@ -57,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--once",
         action="store_true",
         help="run every check once (with its retries), print and deliver the "
-        "results, and exit 0 if all are OK, 1 if not, 2 on a configuration error",
+        "results, and exit 0 if all are OK, 1 if not, 2 on a configuration error, "
+        "130 if stopped by SIGINT (Ctrl-C) and 143 if stopped by SIGTERM",
     )
     run.add_argument(
         "--delivery-timeout",
@@ -94,12 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # The *_created series double the scrape and no dashboard here uses them.
     disable_created_metrics()
-    config = _load_or_report(args.config)
-    if config is None:
-        return EXIT_CONFIG
-    if args.once:
-        return run_once(config, args.delivery_timeout)
-    return run_forever(config, args.config)
+    try:
+        config = _load_or_report(args.config)
+        if config is None:
+            return EXIT_CONFIG
+        if args.once:
+            return run_once(config, args.delivery_timeout)
+        return run_forever(config, args.config)
+    except KeyboardInterrupt:
+        # Ctrl-C before the signal handlers are installed, while loading.
+        print("pelihara-agent: interrupted by SIGINT", file=sys.stderr)
+        return EXIT_SIGNAL_BASE + signal.SIGINT
 
 
 def validate_command(path: Path) -> int:
@@ -190,6 +200,7 @@ class _Signals:
 
     def __init__(self) -> None:
         self.stop = False
+        self.stop_signal: int | None = None
         self.reload = False
 
     def install(self, reload: bool) -> None:
@@ -199,6 +210,7 @@ class _Signals:
             signal.signal(signal.SIGHUP, self._on_reload)
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_signal = signum
         self.stop = True
 
     def _on_reload(self, signum: int, frame: FrameType | None) -> None:
@@ -246,11 +258,11 @@ def run_once(config: Config, delivery_timeout: float = ONCE_DELIVERY_TIMEOUT) ->
     watcher.start()
 
     results = scheduler.run_once(stop)
-    finished.set()
     _print_results(results)
 
     if delivery is not None and spool is not None:
-        if not stop.is_set() and not delivery.wait_until_empty(delivery_timeout):
+        delivered = _wait_for_delivery(delivery, delivery_timeout, stop)
+        if not delivered and not stop.is_set():
             log.warning(
                 "left %s in the spool %s for the next run",
                 plural(len(spool), "result"),
@@ -259,11 +271,52 @@ def run_once(config: Config, delivery_timeout: float = ONCE_DELIVERY_TIMEOUT) ->
         # A post still in flight must not hold the exit past the timeout. Its
         # results stay spooled and go out with the next run.
         delivery.stop(timeout=ONCE_STOP_TIMEOUT)
+    finished.set()
     if stop.is_set():
-        return EXIT_NOT_OK
+        return _report_interrupted(config, results, signals.stop_signal, spool)
     if all(result.status == Status.OK for result in results):
         return EXIT_OK
     return EXIT_NOT_OK
+
+
+def _wait_for_delivery(
+    delivery: Delivery, timeout: float, stop: threading.Event
+) -> bool:
+    """Wait like Delivery.wait_until_empty, but return False once `stop` is set."""
+    deadline = time.monotonic() + timeout
+    while not stop.is_set():
+        remaining = deadline - time.monotonic()
+        if delivery.wait_until_empty(min(max(remaining, 0.0), 0.2)):
+            return True
+        if remaining <= 0:
+            return False
+    return False
+
+
+def _report_interrupted(
+    config: Config, results: list[Result], signum: int | None, spool: Spool | None
+) -> int:
+    """Log what a stopped `run --once` left undone; return its exit status."""
+    number = signum or signal.SIGTERM
+    name = signal.Signals(number).name
+    done = {result.check for result in results}
+    unfinished = [check.name for check in config.checks if check.name not in done]
+    if unfinished:
+        log.warning(
+            "run interrupted by %s; %s did not finish: %s",
+            name,
+            plural(len(unfinished), "check"),
+            ", ".join(unfinished),
+        )
+    else:
+        log.warning("run interrupted by %s while delivering results", name)
+    if spool is not None and len(spool):
+        log.warning(
+            "left %s in the spool %s for the next run",
+            plural(len(spool), "result"),
+            spool.directory,
+        )
+    return EXIT_SIGNAL_BASE + number
 
 
 def _watch_stop(

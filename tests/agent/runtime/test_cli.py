@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+
+from agent import cli
 
 from .conftest import HANG, FakeCollector
 
@@ -416,13 +419,78 @@ def test_cli_once_sigterm_stops_early(tmp_path: Path) -> None:
 
     started = time.monotonic()
     agent.send_signal(signal.SIGTERM)
-    stdout, _stderr = agent.communicate(timeout=60)
+    stdout, stderr = agent.communicate(timeout=60)
     elapsed = time.monotonic() - started
 
-    assert agent.returncode == 1
+    assert agent.returncode == 143
     assert stdout == ""
+    assert "run interrupted by SIGTERM; 1 check did not finish: slow" in stderr
     # Sanity bound for hang detection: the check itself would take 25 s.
     assert elapsed < 15
+
+
+def test_cli_once_sigint_keeps_finished_results(tmp_path: Path) -> None:
+    pid_file = tmp_path / "plugin.pid"
+    checks = command_check("fast", "echo fine") + command_check(
+        "hang", f"echo $$ > {pid_file}; exec sleep 1000", "    timeout: 60s\n"
+    )
+    # Nothing listens on the port, so the finished result stays spooled.
+    write_config(tmp_path, checks, collector=f"http://127.0.0.1:{free_port()}")
+    agent = start_once_agent(tmp_path)
+    assert wait_until(lambda: pid_file.exists() and len(spooled(tmp_path)) == 1)
+
+    agent.send_signal(signal.SIGINT)
+    stdout, stderr = agent.communicate(timeout=60)
+
+    assert agent.returncode == 130
+    assert stdout == "fast  OK        fine\n"
+    assert "run interrupted by SIGINT; 1 check did not finish: hang" in stderr
+    assert "left 1 result in the spool" in stderr
+    assert len(spooled(tmp_path)) == 1
+
+
+def test_cli_once_sigint_during_delivery_wait(tmp_path: Path) -> None:
+    write_config(
+        tmp_path,
+        command_check("fast", "echo fine"),
+        collector=f"http://127.0.0.1:{free_port()}",
+    )
+    agent = subprocess.Popen(
+        [*AGENT, "run", "--config", "checks.yaml", "--once"]
+        + ["--delivery-timeout", "600"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert agent.stdout is not None
+    first_line = agent.stdout.readline()
+
+    agent.send_signal(signal.SIGINT)
+    rest, stderr = agent.communicate(timeout=60)
+
+    assert first_line == "fast  OK        fine\n"
+    assert rest == ""
+    assert agent.returncode == 130
+    assert "run interrupted by SIGINT while delivering results" in stderr
+    assert "left 1 result in the spool" in stderr
+    assert len(spooled(tmp_path)) == 1
+
+
+def test_cli_interrupt_while_loading(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def interrupted_load(path: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_load_or_report", interrupted_load)
+
+    status = cli.main(["run", "--config", str(tmp_path / "checks.yaml"), "--once"])
+
+    assert status == 130
+    assert capsys.readouterr().err == "pelihara-agent: interrupted by SIGINT\n"
 
 
 def test_cli_once_sigint_kills_running_plugin(tmp_path: Path) -> None:
