@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,10 @@ ROLES_READ = ()  # every authenticated user may read cases
 # Users of these roles see only their own cases, and results only where
 # they fall in the span of such a case.
 ROLES_OWN_CASES = ("unit", "vendor")
+# Maximum name lengths of the hosts.name and checks.name columns.
+MAX_HOST_NAME_CHARS = 255
+MAX_CHECK_NAME_CHARS = 200
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def error(status: int, message: str, field: str | None = None) -> Response:
@@ -60,6 +65,19 @@ def error(status: int, message: str, field: str | None = None) -> Response:
 def iso(value: datetime | None) -> str | None:
     """Render a timestamp as ISO 8601 with its UTC offset."""
     return value.isoformat() if value is not None else None
+
+
+def name_filter_problem(value: str, max_chars: int) -> str | None:
+    """Return why a host or check name filter cannot match a stored name.
+
+    Return None for a usable filter. The check comes before the query
+    because PostgreSQL rejects a NUL character in a query parameter.
+    """
+    if len(value) > max_chars:
+        return f"longer than {max_chars} characters"
+    if CONTROL_CHARACTER.search(value):
+        return "contains control characters"
+    return None
 
 
 def case_to_json(case: Case) -> dict[str, Any]:
@@ -210,9 +228,21 @@ def list_cases() -> Response:
             )
         statement = statement.where(Case.status == status)
     host = request.args.get("host")
+    check = request.args.get("check")
+    for key, value, max_chars in (
+        ("host", host, MAX_HOST_NAME_CHARS),
+        ("check", check, MAX_CHECK_NAME_CHARS),
+    ):
+        problem = name_filter_problem(value, max_chars) if value else None
+        if problem:
+            return error(
+                400,
+                f"invalid {key} filter: {problem}; give a {key} name of at most "
+                f"{max_chars} characters without control characters",
+                key,
+            )
     if host:
         statement = statement.where(Case.host.has(Host.name == host))
-    check = request.args.get("check")
     if check:
         statement = statement.where(Case.check.has(Check.name == check))
 
