@@ -52,6 +52,7 @@ from collector.procedure import (
     TransitionRefused,
     current_procedure,
 )
+from collector.procedure_ahead import runs_ahead
 from collector.procedure_status import case_procedure_json
 from collector.workflow import END, Step, Workflow
 from collector.workflow.definition import Field
@@ -421,6 +422,11 @@ def procedure_panel(case: Case) -> dict[str, Any]:
     rounds = sorted({view["round"] for view in data["steps"]})
     for view in data["steps"]:
         view["field_pairs"] = field_pairs(workflow, view["id"], view["fields"])
+    done = {
+        view["id"]
+        for view in data["steps"]
+        if view["round"] == max(rounds, default=1) and view["completed_at"]
+    }
     return {
         **data,
         "step": step,
@@ -444,6 +450,11 @@ def procedure_panel(case: Case) -> dict[str, Any]:
         "can_comment": bool(user and user.role in service.ROLES_COMMENTING),
         "users_by_role": users_by_role,
         "rounds": rounds,
+        "runs_ahead": (
+            runs_ahead(workflow, case.step, case.source, done)
+            if case.status == "open"
+            else []
+        ),
     }
 
 

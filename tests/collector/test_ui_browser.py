@@ -93,6 +93,11 @@ def current_step(page: Any) -> str:
     return page.get_attribute("tr.step.current", "data-step")
 
 
+def ahead(page: Any, path: str) -> list[str]:
+    rows = page.locator(f'tbody.ahead[data-path="{path}"] tr.step.ahead')
+    return [rows.nth(index).get_attribute("data-step") for index in range(rows.count())]
+
+
 def test_browser_minor_path(
     client: FlaskClient,
     server: str,
@@ -110,6 +115,9 @@ def test_browser_minor_path(
     log_in(page, server, head)
     page.goto(case_url)
     assert current_step(page) == "received"
+    assert page.get_attribute("tr.step.current", "aria-current") == "step"
+    assert ahead(page, "minor") == ["minor_repair", "report", "restored"]
+    assert len(ahead(page, "severe")) == 6
     complete(page, "assignment")
     assert current_step(page) == "assignment"
     page.select_option("select[name=f_technician]", technician.name)
@@ -125,6 +133,8 @@ def test_browser_minor_path(
     page.select_option("select[name=f_classification]", "minor")
     complete(page, "minor_repair")
     assert current_step(page) == "minor_repair"
+    assert ahead(page, "") == ["report", "restored"]
+    assert ahead(page, "severe") == []
 
     page.fill("textarea[name=f_work_done]", "old sessions purged")
     page.select_option("select[name=f_retest_result]", "passed")
