@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector import agenda
+from collector.limits import COMPLAINT_LIMITS, too_long
 from collector.models import Case, User, is_row_id
 from collector.models.procedure import COMPLAINT_CHANNELS, Complaint
 from collector.procedure import (
@@ -77,6 +78,9 @@ def _text(body: dict[str, Any], key: str, required: bool = True) -> str | None:
         return None
     if not isinstance(value, str):
         raise TransitionRefused(422, f"{key}: expected text, got {value!r}", field=key)
+    message = too_long(key, value.strip(), COMPLAINT_LIMITS[key])
+    if message:
+        raise TransitionRefused(422, message, field=key)
     return value.strip()
 
 

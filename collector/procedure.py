@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from collector import agenda
 from collector.calendar import BusinessCalendar, parse_office_hours
+from collector.limits import MAX_CLOSE_REASON_CHARS, MAX_COMMENT_CHARS, too_long
 from collector.models import CLASSIFICATIONS, Case, CaseEvent, User, is_row_id, utcnow
 from collector.models.procedure import StepRecord
 from collector.workflow import END, Workflow, load_workflow
@@ -819,6 +820,9 @@ def close_as(
         raise TransitionRefused(
             422, "reason: missing; say why the case is closed", field="reason"
         )
+    message = too_long("reason", reason.strip(), MAX_CLOSE_REASON_CHARS)
+    if message:
+        raise TransitionRefused(422, message, field="reason")
 
     original = None
     if resolution == "duplicate":
@@ -971,6 +975,9 @@ def comment(session: Session, case: Case, user: User, text: str, at: datetime) -
         )
     if not isinstance(text, str) or not text.strip():
         raise TransitionRefused(422, "text: missing; write the comment", field="text")
+    message = too_long("text", text.strip(), MAX_COMMENT_CHARS)
+    if message:
+        raise TransitionRefused(422, message, field="text")
     add_event(session, case, "comment", actor_of(user), at, {"text": text.strip()})
 
 

@@ -31,6 +31,13 @@ from collector.complaints import (
 )
 from collector.db import get_session
 from collector.ingest import add_event
+from collector.limits import (
+    MAX_APPLICATION_CHARS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_MEMORANDUM_NUMBER_CHARS,
+    MAX_UNIT_CHARS,
+    too_long,
+)
 from collector.models import Case, User
 from collector.models.procedure import Complaint, Notification
 from collector.procedure import (
@@ -134,10 +141,9 @@ def _required_text(body: dict[str, Any], key: str, limit: int) -> str:
             else f"{key}: expected text, got {value!r}",
             field=key,
         )
-    if len(value) > limit:
-        raise TransitionRefused(
-            422, f"{key}: longer than {limit} characters", field=key
-        )
+    message = too_long(key, value.strip(), limit)
+    if message:
+        raise TransitionRefused(422, message, field=key)
     return value.strip()
 
 
@@ -208,15 +214,15 @@ def create_damage_report() -> Response:
     body = _body()
 
     problems = _Problems()
-    application = problems.text(body, "application", 200)
-    number = problems.text(body, "memorandum_number", 100)
+    application = problems.text(body, "application", MAX_APPLICATION_CHARS)
+    number = problems.text(body, "memorandum_number", MAX_MEMORANDUM_NUMBER_CHARS)
     letter_date = problems.text(body, "memorandum_date", 10)
     today = now.astimezone(procedure.calendar.timezone).date()
     if letter_date:
         refusal = _past_date("memorandum_date", letter_date, today)
         if refusal is not None:
             problems.add(refusal)
-    description = problems.text(body, "description", 10_000)
+    description = problems.text(body, "description", MAX_DESCRIPTION_CHARS)
     if user.role == "unit":
         unit = body.get("unit") or user.unit
         if unit != user.unit:
@@ -229,7 +235,7 @@ def create_damage_report() -> Response:
                 )
             )
     else:
-        unit = problems.text(body, "unit", 200)
+        unit = problems.text(body, "unit", MAX_UNIT_CHARS)
     received_at = now
     try:
         received_at = _time(body, "received_at", now) or now

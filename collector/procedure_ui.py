@@ -44,6 +44,12 @@ from collector.complaints import (
 )
 from collector.db import get_session
 from collector.ingest import add_event
+from collector.limits import (
+    COMPLAINT_LIMITS,
+    DAMAGE_REPORT_LIMITS,
+    template_limits,
+    too_long,
+)
 from collector.models import Case, User
 from collector.models.procedure import Complaint, Notification
 from collector.procedure import (
@@ -327,6 +333,15 @@ def zone_name() -> str:
     return datetime.now(zone).strftime("%Z")
 
 
+def form_text(form: MultiDict, key: str) -> str:
+    """Return a form's text input stripped, with line breaks as LF.
+
+    Browsers send a textarea's line breaks as CRLF but count each as one
+    character for maxlength, so the limits are checked on LF text.
+    """
+    return form.get(key, "").replace("\r\n", "\n").strip()
+
+
 def _form_value(spec: Any, form: MultiDict, zone: Any) -> Any:
     key = f"f_{spec.id}"
     if spec.type == "bool":
@@ -338,11 +353,11 @@ def _form_value(spec: Any, form: MultiDict, zone: Any) -> Any:
         stages = {}
         for stage in spec.stages:
             result = form.get(f"{key}__{stage.id}__result", "")
-            notes = form.get(f"{key}__{stage.id}__notes", "").strip()
+            notes = form_text(form, f"{key}__{stage.id}__notes")
             if result or notes:
                 stages[stage.id] = {"result": result, "notes": notes}
         return stages or None
-    text = form.get(key, "").strip()
+    text = form_text(form, key)
     if not text:
         return None
     if spec.type == "datetime":
@@ -510,7 +525,7 @@ def close(case_id: int) -> Response:
             session,
             case,
             request.form.get("resolution", ""),
-            request.form.get("reason", ""),
+            form_text(request.form, "reason"),
             user,
             current_procedure().clock(),
             duplicate_of,
@@ -535,7 +550,7 @@ def comment(case_id: int) -> Response:
             session,
             case,
             user,
-            request.form.get("text", ""),
+            form_text(request.form, "text"),
             current_procedure().clock(),
         )
         session.commit()
@@ -555,18 +570,31 @@ def new_report() -> Any:
     form = request.form
     unit = user.unit if user.role == "unit" else form.get("unit", "").strip()
     values = {
-        "application": form.get("application", "").strip(),
+        "application": form_text(form, "application"),
         "unit": unit,
-        "memorandum_number": form.get("memorandum_number", "").strip(),
-        "memorandum_date": form.get("memorandum_date", "").strip(),
-        "description": form.get("description", "").strip(),
+        "memorandum_number": form_text(form, "memorandum_number"),
+        "memorandum_date": form_text(form, "memorandum_date"),
+        "description": form_text(form, "description"),
     }
-    missing = [key for key, value in values.items() if not value]
-    if missing:
-        for key in missing:
-            flash(f"{key}: wajib diisi (missing)", "error")
+    problems = [
+        f"{key}: wajib diisi (missing)" for key, value in values.items() if not value
+    ]
+    problems += [
+        message
+        for key, value in values.items()
+        if (message := too_long(key, value, DAMAGE_REPORT_LIMITS[key]))
+    ]
+    if problems:
+        for message in problems:
+            flash(message, "error")
+        # A value over its limit is not sent back: the form would repeat it.
+        short_values = {
+            key: value
+            for key, value in values.items()
+            if len(value) <= DAMAGE_REPORT_LIMITS[key]
+        }
         return render_template(
-            "procedure/report_form.html", form=values, user=user
+            "procedure/report_form.html", form=short_values, user=user
         ), 422
 
     procedure = current_procedure()
@@ -595,8 +623,8 @@ def new_report() -> Any:
     case = Case(
         source="memorandum",
         title=f"{values['application']}: {values['description'].splitlines()[0]}"[:500],
-        application=values["application"][:200],
-        unit=unit[:200],
+        application=values["application"],
+        unit=unit,
         status="open",
         occurrences=1,
         opened_at=received_at,
@@ -677,7 +705,7 @@ def new_complaint() -> Any:
             "procedure/complaint_form.html", form={}, technicians=technicians
         )
     body = {
-        key: request.form.get(key, "").strip() or None
+        key: form_text(request.form, key) or None
         for key in ("unit", "application", "text", "channel", "addressed_to")
     }
     body["channel"] = body["channel"] or "head"
@@ -690,8 +718,14 @@ def new_complaint() -> Any:
     except TransitionRefused as problem:
         session.rollback()
         _flash_refusal(problem)
+        # A value over its limit is not sent back: the form would repeat it.
+        short_values = {
+            key: value
+            for key, value in body.items()
+            if not isinstance(value, str) or len(value) <= COMPLAINT_LIMITS[key]
+        }
         return render_template(
-            "procedure/complaint_form.html", form=body, technicians=technicians
+            "procedure/complaint_form.html", form=short_values, technicians=technicians
         ), problem.status
     flash(f"Pengaduan {complaint.id} tercatat (complaint recorded).", "info")
     return redirect(url_for("procedure_ui.complaint", complaint_id=complaint.id), 303)
@@ -730,9 +764,9 @@ def advance(complaint_id: int) -> Response:
     if found is None or not can_view_complaint(user, found):
         abort(404, f"Pengaduan {complaint_id} tidak ditemukan (not found).")
     fields = {
-        key: value.strip()
-        for key, value in request.form.items()
-        if key not in ("csrf_token", "to") and value.strip()
+        key: form_text(request.form, key)
+        for key in request.form
+        if key not in ("csrf_token", "to") and form_text(request.form, key)
     }
     try:
         advance_complaint(
@@ -777,3 +811,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["working_minutes"] = working_minutes
     app.jinja_env.filters["event_detail"] = event_detail
     app.jinja_env.globals["zone_name"] = zone_name
+    app.jinja_env.globals["max_chars"] = template_limits()

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from collector.calendar import WorkingDuration
+from collector.limits import MAX_STAGE_NOTES_CHARS, too_long
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,16 @@ FIELD_TYPES = (
     "test_stages",
 )
 TEST_RESULTS = ("passed", "failed")
+
+# Maximum characters of a text value, and of each entry of a list value,
+# unless the field sets max_length in the workflow file.
+DEFAULT_MAX_LENGTHS = {"text": 20_000, "list": 255}
+# Highest max_length a workflow file may set; the request body limit is 16 MB.
+MAX_LENGTH_CEILING = 1_000_000
+MAX_LIST_ENTRIES = 100
+# A date, datetime, choice or user name this long is invalid anyway, and is
+# rejected by its length so that the message does not repeat it.
+MAX_OTHER_CHARS = 255
 
 # Target id of the transition that completes a final step and closes the case.
 END = "closed"
@@ -64,6 +75,7 @@ _FIELD_KEYS = (
     "stages",
     "planned",
     "choice_names",
+    "max_length",
 )
 _STAGE_KEYS = ("id", "name", "name_en")
 _NEXT_KEYS = ("to", "when")
@@ -106,6 +118,16 @@ class Field:
     planned: bool = False
     # Choice value -> label shown to people, e.g. "ringan (minor)".
     choice_names: Mapping[str, str] | None = None
+    # Maximum characters of a text value or of each list entry, if not the
+    # default of its type.
+    max_length: int | None = None
+
+    @property
+    def max_chars(self) -> int:
+        """The maximum characters of a text value or of each list entry."""
+        if self.max_length is not None:
+            return self.max_length
+        return DEFAULT_MAX_LENGTHS.get(self.type, MAX_OTHER_CHARS)
 
     @property
     def label(self) -> str:
@@ -143,9 +165,47 @@ class Field:
         return "passed" if all(result == "passed" for result in results) else "failed"
 
     def check(self, value: Any) -> list[str]:
-        """Return the problems of a given (non-empty) value, if any."""
+        """Return the problems of a given (non-empty) value, if any.
+
+        A value over its length limit gets only that problem.
+        """
+        problems = self.length_problems(value)
+        if problems:
+            return problems
         checker = _VALUE_CHECKS[self.type]
         return checker(self, value)
+
+    def length_problems(self, value: Any) -> list[str]:
+        """Return the problems of texts in ``value`` that are too long."""
+        name = f"field {self.id!r}"
+        if isinstance(value, str):
+            message = too_long(name, value, self.max_chars)
+            return [message] if message else []
+        if isinstance(value, list):
+            if len(value) > MAX_LIST_ENTRIES:
+                return [
+                    f"{name}: {len(value)} entries are more than the maximum of "
+                    f"{MAX_LIST_ENTRIES}; combine or shorten them"
+                ]
+            messages = [
+                too_long(f"{name} entry {number}", item, self.max_chars)
+                for number, item in enumerate(value, start=1)
+                if isinstance(item, str)
+            ]
+            return [message for message in messages if message]
+        if isinstance(value, Mapping) and self.type == "test_stages":
+            messages = [
+                too_long(
+                    f"field '{self.id}.{stage_id}.notes'",
+                    stage_value["notes"],
+                    MAX_STAGE_NOTES_CHARS,
+                )
+                for stage_id, stage_value in value.items()
+                if isinstance(stage_value, Mapping)
+                and isinstance(stage_value.get("notes"), str)
+            ]
+            return [message for message in messages if message]
+        return []
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from collector.workflow.definition import (
     DEFAULT_SOURCE_KEY,
     END,
     FIELD_TYPES,
+    MAX_LENGTH_CEILING,
     PARTIES,
     ROLES,
     TEST_RESULTS,
@@ -409,6 +410,8 @@ class _Checker:
                     + _suggestion(str(user_role), ROLES, list(ROLES)),
                 )
 
+        max_length = self.max_length(field_data, path, field_type)
+
         required = self.boolean(field_data, path, "required", True)
         required_when = None
         if "required_when" in field_data:
@@ -430,7 +433,29 @@ class _Checker:
             stages=stages,
             planned=planned,
             choice_names=choice_names,
+            max_length=max_length,
         )
+
+    def max_length(self, data: dict, path: KeyPath, field_type: Any) -> int | None:
+        if "max_length" not in data:
+            return None
+        key_path = path + ("max_length",)
+        if field_type not in ("text", "list"):
+            self.error(key_path, "only a text or list field takes max_length")
+            return None
+        value = data["max_length"]
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not 1 <= value <= MAX_LENGTH_CEILING
+        ):
+            self.error(
+                key_path,
+                f"expected a whole number of characters from 1 to "
+                f"{MAX_LENGTH_CEILING}, got {value!r}",
+            )
+            return None
+        return value
 
     def choice_names(
         self, data: dict, path: KeyPath, field_type: Any, choices: tuple[str, ...]
