@@ -42,6 +42,9 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health = Blueprint("health", __name__)
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+# An offset past the database's 64-bit integer makes the query fail, so
+# offsets are capped at ten million, far past any list a person reads.
+MAX_OFFSET = 10_000_000
 ROLES_READ = ()  # every authenticated user may read cases
 # Users of these roles see only their own cases, and results only where
 # they fall in the span of such a case.
@@ -266,10 +269,10 @@ def _paging() -> tuple[int, int] | Response:
         offset = int(request.args.get("offset", "0"))
     except ValueError:
         return error(400, "limit and offset must be whole numbers", "limit")
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        return error(
-            400, f"limit must be 1 to {MAX_LIMIT} and offset 0 or more", "limit"
-        )
+    if not 1 <= limit <= MAX_LIMIT:
+        return error(400, f"limit must be 1 to {MAX_LIMIT}, got {limit}", "limit")
+    if not 0 <= offset <= MAX_OFFSET:
+        return error(400, f"offset must be 0 to {MAX_OFFSET}, got {offset}", "offset")
     return limit, offset
 
 

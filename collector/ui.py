@@ -23,7 +23,8 @@ from collector.workflow.definition import Step
 
 bp = Blueprint("ui", __name__)
 PAGE_SIZE = 100
-# Pages past this one would start beyond ten million cases.
+# Pages past this one would start beyond ten million cases, the API's
+# largest offset.
 MAX_PAGE = 100_000
 
 

@@ -129,7 +129,7 @@ def test_results_unknown_check_is_empty(
         (
             {"host": "app-01", "check": CHECK, "limit": "0"},
             "limit",
-            "limit must be 1 to 1000 and offset 0 or more",
+            "limit must be 1 to 1000, got 0",
         ),
         (
             {"host": "app-01", "check": CHECK, "limit": "ten"},

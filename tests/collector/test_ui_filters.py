@@ -186,3 +186,15 @@ def test_api_cases_long_check_is_400(client: FlaskClient, viewer: Persona) -> No
 
     assert answer.status_code == 400
     assert answer.get_json()["field"] == "check"
+
+
+def test_api_cases_huge_offset_is_400(client: FlaskClient, viewer: Persona) -> None:
+    answer = client.get(
+        "/api/v1/cases?offset=99999999999999999999", headers=viewer.headers()
+    )
+
+    assert answer.status_code == 400
+    assert answer.get_json() == {
+        "error": "offset must be 0 to 10000000, got 99999999999999999999",
+        "field": "offset",
+    }
