@@ -154,7 +154,14 @@ class Runner:
         worker.start()
         worker.join(spec.timeout + self._grace)
         duration = time.monotonic() - started
-        outcome, caught = self._outcome_of(spec, worker, box)
+        try:
+            outcome, caught = self._outcome_of(spec, worker, box)
+        except Exception as exc:
+            # A bug here must still end the run with a result, or the
+            # scheduler would wait for this check forever.
+            message = one_line(f"result not readable: {type(exc).__name__}: {exc}")
+            log.exception("check %s: %s", spec.name, message)
+            outcome, caught = Outcome(Status.UNKNOWN, message, reason="error"), True
         run = Run(
             spec=spec,
             outcome=outcome,
@@ -218,7 +225,9 @@ def _normalize(spec: CheckSpec, outcome: Outcome) -> Outcome:
     # JSON has no infinity or NaN, so one such value (a plugin's `a=1e400`)
     # would make every batch that contains the result impossible to send.
     finite = {
-        name: value for name, value in outcome.values.items() if math.isfinite(value)
+        name: value
+        for name, value in outcome.values.items()
+        if _is_finite_number(value)
     }
     if len(finite) != len(outcome.values):
         dropped = sorted(set(outcome.values) - set(finite))
@@ -237,3 +246,12 @@ def _normalize(spec: CheckSpec, outcome: Outcome) -> Outcome:
         outcome.reason,
     )
     return Outcome(outcome.status, outcome.message, outcome.values, "error")
+
+
+def _is_finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int past the float range, such as 10**400
+        return False

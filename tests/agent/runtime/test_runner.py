@@ -125,6 +125,26 @@ def test_runner_drops_non_finite_values(runner: Runner) -> None:
     assert outcome.status == Status.OK
 
 
+def test_runner_drops_values_that_are_not_numbers(runner: Runner) -> None:
+    values = {"used": 2, "text": "lots", "flag": True, "big": 10**400}
+    spec = make_spec(options={"status": "OK", "values": values})
+
+    outcome = runner.run_now(spec).outcome
+
+    assert outcome.values == {"used": 2}
+    assert outcome.status == Status.OK
+
+
+def test_runner_unreadable_values_are_unknown(runner: Runner) -> None:
+    spec = make_spec(options={"status": "OK", "values": ["not", "a", "mapping"]})
+
+    outcome = runner.run_now(spec).outcome
+
+    assert outcome.status == Status.UNKNOWN
+    assert outcome.reason == "error"
+    assert outcome.message.startswith("result not readable: AttributeError")
+
+
 def test_runner_busy_until_abandoned_thread_ends(runner: Runner) -> None:
     release = threading.Event()
     spec = make_spec(timeout=0.1, options={"release": release})
