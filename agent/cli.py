@@ -80,7 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest level logged to stderr (default INFO, WARNING with --once)",
     )
 
-    check = commands.add_parser("validate", help="check a checks.yaml file and exit")
+    check = commands.add_parser(
+        "validate",
+        help="check a checks.yaml file, print every problem with its line, and "
+        "exit 1 if there is any, else 0",
+    )
     check.add_argument("config", type=Path, help="path of the checks.yaml file")
     return parser
 

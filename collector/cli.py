@@ -271,8 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the web server (gunicorn)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8080, help="TCP port")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8080, help="TCP port to listen on (default 8080)"
+    )
     serve.add_argument(
         "--workers", type=_positive, default=2, help="worker processes (default 2)"
     )
@@ -284,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT_CHECK_SECONDS,
         help="how often to look for agents that stopped reporting, in seconds "
-        f"(default {DEFAULT_CHECK_SECONDS:g})",
+        f"(default {DEFAULT_CHECK_SECONDS:g}; 0 turns the heartbeat monitor off)",
     )
     serve.add_argument(
         "--heartbeat-grace-seconds",
@@ -313,8 +317,18 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(handler=command_revoke_token)
 
     user = commands.add_parser("create-user", help="create a user of the web UI/API")
-    user.add_argument("name", metavar="NAME")
-    user.add_argument("--role", required=True, choices=ROLES)
+    user.add_argument(
+        "name",
+        metavar="NAME",
+        help="login name: up to 100 letters, digits, '.', '_', '@' and '-', "
+        "starting with a letter or digit",
+    )
+    user.add_argument(
+        "--role",
+        required=True,
+        choices=ROLES,
+        help="what the user may do; unit needs --unit and vendor needs --vendor",
+    )
     owner = user.add_mutually_exclusive_group()
     owner.add_argument("--unit", help="work unit of a 'unit' user")
     owner.add_argument("--vendor", help="vendor of a 'vendor' user")
