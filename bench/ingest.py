@@ -101,10 +101,20 @@ def measure(
     return timings
 
 
+def at_least_two(text: str) -> int:
+    """Return `text` as a number of rounds; the p90 needs two timings."""
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be 2 or more, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: SQLite in a temporary folder")
-    parser.add_argument("--rounds", type=int, default=30, help="batches per size")
+    parser.add_argument(
+        "--rounds", type=at_least_two, default=30, help="batches per size (at least 2)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     arguments = parser.parse_args()
 
@@ -112,13 +122,17 @@ def main() -> None:
         data_dir = Path(folder)
         database_url = arguments.database_url or f"sqlite:///{data_dir / 'bench.db'}"
         token_file = data_dir / "agent.token"
-        subprocess.run(
+        created = subprocess.run(
             collector_command(
                 data_dir, database_url, "agent-token", HOST, "--output", str(token_file)
             ),
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if created.returncode != 0:
+            raise SystemExit(
+                f"creating the agent token failed: {created.stderr.strip()}"
+            )
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         process = subprocess.Popen(
@@ -137,7 +151,9 @@ def main() -> None:
         try:
             wait_for_health(base_url, process)
             session = requests.Session()
-            session.headers["Authorization"] = f"Bearer {token_file.read_text().strip()}"
+            session.headers["Authorization"] = (
+                f"Bearer {token_file.read_text().strip()}"
+            )
             measure(session, base_url, 10, 3)  # warm-up: tables, caches, workers
 
             dialect = database_url.split(":", 1)[0]

@@ -71,12 +71,26 @@ def main() -> None:
         timings = []
         for _ in range(arguments.runs):
             started = time.perf_counter()
-            subprocess.run(
-                [str(BIN_DIR / "pelihara-agent"), "run", "--config", str(config), "--once"],
+            finished = subprocess.run(
+                [
+                    str(BIN_DIR / "pelihara-agent"),
+                    "run",
+                    "--config",
+                    str(config),
+                    "--once",
+                ],
                 capture_output=True,
+                text=True,
                 timeout=120,
             )
             timings.append(time.perf_counter() - started)
+            # 1 is expected because the hanging check ends UNKNOWN; any other
+            # code means the round did not run its checks.
+            if finished.returncode != 1:
+                raise SystemExit(
+                    f"pelihara-agent exited with {finished.returncode}, expected 1: "
+                    f"{finished.stderr.strip()}"
+                )
 
     serial = arguments.checks * arguments.sleep + arguments.hang_timeout
     median = statistics.median(timings)
@@ -84,7 +98,9 @@ def main() -> None:
         f"{arguments.checks} checks of {arguments.sleep}s + 1 hanging "
         f"(timeout {arguments.hang_timeout}s), {arguments.runs} runs"
     )
-    print(f"round median {median:.2f}s (min {min(timings):.2f}s, max {max(timings):.2f}s)")
+    print(
+        f"round median {median:.2f}s (min {min(timings):.2f}s, max {max(timings):.2f}s)"
+    )
     print(f"serial sum {serial:.2f}s, ratio serial/round {serial / median:.1f}x")
 
 
