@@ -56,12 +56,20 @@ def write_config(folder: Path, checks: int, sleep: float, hang_timeout: float) -
     return config
 
 
+def positive_int(text: str) -> int:
+    """Parse a count of 1 or more for argparse."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=16)
     parser.add_argument("--sleep", type=float, default=0.5, help="seconds per check")
     parser.add_argument("--hang-timeout", type=float, default=2.0)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=positive_int, default=5)
     arguments = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:

@@ -264,11 +264,14 @@ def list_cases() -> Response:
 
 def _paging() -> tuple[int, int] | Response:
     """Return the request's (limit, offset), or the 400 response for bad ones."""
-    try:
-        limit = int(request.args.get("limit", str(DEFAULT_LIMIT)))
-        offset = int(request.args.get("offset", "0"))
-    except ValueError:
-        return error(400, "limit and offset must be whole numbers", "limit")
+    numbers: dict[str, int] = {}
+    for name, default in (("limit", DEFAULT_LIMIT), ("offset", 0)):
+        text = request.args.get(name, str(default))
+        try:
+            numbers[name] = int(text)
+        except ValueError:
+            return error(400, f"{name} must be a whole number, got {text!r}", name)
+    limit, offset = numbers["limit"], numbers["offset"]
     if not 1 <= limit <= MAX_LIMIT:
         return error(400, f"limit must be 1 to {MAX_LIMIT}, got {limit}", "limit")
     if not 0 <= offset <= MAX_OFFSET:

@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--heartbeat-seconds",
-        type=float,
+        type=_seconds,
         default=DEFAULT_CHECK_SECONDS,
         help="how often to look for agents that stopped reporting, in seconds "
         f"(default {DEFAULT_CHECK_SECONDS:g}; 0 turns the heartbeat monitor off)",

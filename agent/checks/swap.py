@@ -28,7 +28,7 @@ def run(options: Mapping[str, Any], timeout: float) -> Outcome:
     """Grade the swap in use; a machine without swap is OK."""
     swap = psutil.swap_memory()
     if swap.total == 0:
-        values = {"used_percent": 0.0, "total_bytes": 0.0}
+        values = {"used_percent": 0.0, "total_bytes": 0}
         return Outcome(Status.OK, "no swap configured", values)
     used_percent = swap.used / swap.total * 100
     values = {

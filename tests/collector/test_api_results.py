@@ -134,7 +134,12 @@ def test_results_unknown_check_is_empty(
         (
             {"host": "app-01", "check": CHECK, "limit": "ten"},
             "limit",
-            "limit and offset must be whole numbers",
+            "limit must be a whole number, got 'ten'",
+        ),
+        (
+            {"host": "app-01", "check": CHECK, "offset": "x"},
+            "offset",
+            "offset must be a whole number, got 'x'",
         ),
     ],
 )

@@ -352,3 +352,11 @@ def test_serve_grace_option_rejects_negative(
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--heartbeat-grace-seconds", "-5"])
     assert "must be 0 or more, got -5" in capsys.readouterr().err
+
+
+def test_serve_heartbeat_seconds_rejects_negative(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--heartbeat-seconds", "-1"])
+    assert "must be 0 or more, got -1" in capsys.readouterr().err
