@@ -188,7 +188,9 @@ def test_heartbeat_monitor_thread_opens_case(
         deadline = time.monotonic() + 60
         found: list[Case] = []
         while not found and time.monotonic() < deadline:
-            time.sleep(0.05)
+            # Every SQLite transaction takes the write lock, so a tighter
+            # poll can starve the monitor's own transaction on a busy machine.
+            time.sleep(0.25)
             session.rollback()
             found = list(session.scalars(select(Case)))
     finally:
