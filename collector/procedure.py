@@ -638,10 +638,15 @@ def assigned_technician(
 
 
 def _check_assignee(
-    session: Session, procedure: Procedure, case: Case, user: User, step_id: str
+    session: Session,
+    procedure: Procedure,
+    case: Case,
+    user: User,
+    action: str,
 ) -> None:
-    # Once a technician is assigned, other technicians may only read the case;
-    # heads and admins keep the rights their roles give them.
+    # Once a technician is assigned, other technicians may only read the case
+    # and comment on it; heads and admins keep the rights their roles give
+    # them. `action` completes the refusal, such as "act on step 'analysis'".
     if user.role != "technician":
         return
     assigned = assigned_technician(session, procedure, case)
@@ -650,8 +655,8 @@ def _check_assignee(
     raise TransitionRefused(
         403,
         f"case {case.id} is assigned to technician {assigned!r}; user "
-        f"{user.name!r} may not act on step {step_id!r} (the assigned "
-        "technician, a head or an admin may)",
+        f"{user.name!r} may not {action} (the assigned technician, a head or "
+        "an admin may)",
     )
 
 
@@ -707,7 +712,7 @@ def transition(
     if "role" in by_kind:
         raise TransitionRefused(403, by_kind["role"][0], by_kind["role"])
     _check_party(session, case, user, record.step)
-    _check_assignee(session, procedure, case, user, record.step)
+    _check_assignee(session, procedure, case, user, f"act on step {record.step!r}")
     problems = [
         Problem(refusal.field, refusal.message)
         for refusal in refusals
@@ -809,6 +814,7 @@ def close_as(
             f"role {user.role!r} may not close cases; allowed roles: "
             f"{', '.join(ROLES_CLOSING)}",
         )
+    _check_assignee(session, current_procedure(), case, user, "close it")
     if resolution not in CLOSE_RESOLUTIONS:
         raise TransitionRefused(
             422,
@@ -906,7 +912,7 @@ def edit_fields(
         )
     _check_party(session, case, user, step_id)
     lock_case(session, case)
-    _check_assignee(session, procedure, case, user, step_id)
+    _check_assignee(session, procedure, case, user, f"act on step {step_id!r}")
     record = session.scalar(
         select(StepRecord)
         .where(StepRecord.case_id == case.id, StepRecord.step == step_id)

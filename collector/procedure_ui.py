@@ -434,6 +434,13 @@ def procedure_panel(case: Case) -> dict[str, Any]:
                     session.scalars(statement.order_by(User.name))
                 )
 
+    # Once the head assigns a technician, other technicians may not act on
+    # the case, so they get no forms that the service would refuse.
+    assigned = service.assigned_technician(session, procedure, case)
+    other_technician = bool(
+        user and user.role == "technician" and assigned and assigned != user.name
+    )
+
     rounds = sorted({view["round"] for view in data["steps"]})
     for view in data["steps"]:
         view["field_pairs"] = field_pairs(workflow, view["id"], view["fields"])
@@ -458,9 +465,18 @@ def procedure_panel(case: Case) -> dict[str, Any]:
             )
             for target in (step.targets if step else ())
         ],
-        "can_act": bool(user and step and user.role in workflow.allowed_roles(step.id)),
+        "assigned_technician": assigned,
+        "can_act": bool(
+            user
+            and step
+            and user.role in workflow.allowed_roles(step.id)
+            and not other_technician
+        ),
         "can_close": bool(
-            user and case.status == "open" and user.role in ROLES_CLOSING
+            user
+            and case.status == "open"
+            and user.role in ROLES_CLOSING
+            and not other_technician
         ),
         "can_comment": bool(user and user.role in service.ROLES_COMMENTING),
         "users_by_role": users_by_role,
