@@ -372,13 +372,33 @@ def _form_value(spec: Any, form: MultiDict, zone: Any) -> Any:
     return text
 
 
-def form_fields(procedure: Procedure, step: Step, form: MultiDict) -> dict[str, Any]:
-    """Return the typed values of a step's form; empty inputs are left out."""
+def _submitted(spec: Any, form: MultiDict) -> bool:
+    key = f"f_{spec.id}"
+    if spec.type == "test_stages":
+        return any(f"{key}__{stage.id}__result" in form for stage in spec.stages)
+    return key in form
+
+
+def form_fields(
+    procedure: Procedure,
+    step: Step,
+    form: MultiDict,
+    recorded: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the typed values of a step's form.
+
+    Empty inputs are left out, except that an input the user emptied whose
+    field has a value in `recorded` maps to None, which removes that value.
+    The form shows recorded values (a draft, or those copied from a damage
+    report), so emptying one must not keep it.
+    """
     values = {}
     for spec in step.fields:
         value = _form_value(spec, form, procedure.calendar.timezone)
         if value is not None:
             values[spec.id] = value
+        elif recorded and spec.id in recorded and _submitted(spec, form):
+            values[spec.id] = None
     return values
 
 
@@ -501,7 +521,9 @@ def transition(case_id: int) -> Response:
         flash(f"step {case.step!r} is not in the workflow file", "error")
         return _back(case)
     step = procedure.workflow.step(case.step)
-    fields = form_fields(procedure, step, request.form)
+    record = service.open_record(session, case)
+    recorded = record.fields if record is not None else {}
+    fields = form_fields(procedure, step, request.form, recorded)
     try:
         service.transition(
             session, case, target, user, fields, procedure.clock(), procedure

@@ -135,6 +135,37 @@ def test_form_refusal_flashed(client: FlaskClient, head: Persona, case_id: int) 
     ) in text
 
 
+def test_form_emptied_field_refused(
+    client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    token = login(client, head)
+    # The form shows the application copied from the damage report; the head
+    # empties it, as a browser sends an emptied input.
+    client.post(
+        f"/cases/{case_id}/procedure/transition",
+        data={"csrf_token": token, "to": "assignment", "f_application": ""},
+    )
+    text = page(client, f"/cases/{case_id}")
+    body = client.get(f"/api/v1/cases/{case_id}", headers=head.headers()).get_json()
+    assert body["step"] == "received"
+    assert 'missing required field "Aplikasi (Application)"' in text
+    assert '<textarea name="f_application" rows="2" maxlength="200"></textarea>' in (
+        text
+    )
+
+
+def test_form_absent_field_keeps_value(
+    client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    token = login(client, head)
+    client.post(
+        f"/cases/{case_id}/procedure/transition",
+        data={"csrf_token": token, "to": "assignment"},
+    )
+    body = client.get(f"/api/v1/cases/{case_id}", headers=head.headers()).get_json()
+    assert body["steps"][0]["fields"]["application"] == "SIMPEG"
+
+
 def test_form_refusal_keeps_role_name(
     client: FlaskClient, head: Persona, technician: Persona, case_id: int
 ) -> None:
