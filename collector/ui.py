@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
@@ -18,6 +20,7 @@ from collector.api import (
 from collector.auth import current_user, require_roles
 from collector.db import get_session
 from collector.models import CASE_STATUSES, Case, Check, Host
+from collector.models.procedure import StepRecord
 from collector.procedure import can_view, current_procedure
 from collector.workflow.definition import Step
 
@@ -100,6 +103,19 @@ def _page_error(text: str) -> str:
     )
 
 
+def _current_deadlines(cases: Sequence[Case]) -> dict[int, datetime]:
+    """Return the deadline of the current step of each open case, by case id."""
+    open_ids = [case.id for case in cases if case.status == "open"]
+    if not open_ids:
+        return {}
+    records = get_session().scalars(
+        select(StepRecord).where(
+            StepRecord.case_id.in_(open_ids), StepRecord.completed_at.is_(None)
+        )
+    )
+    return {record.case_id: record.due_at for record in records}
+
+
 @bp.get("/")
 @require_roles()
 def cases() -> Any:
@@ -157,6 +173,8 @@ def cases() -> Any:
     return render_template(
         "cases.html",
         cases=found,
+        deadlines=_current_deadlines(found),
+        now=current_procedure().clock(),
         filters=filters,
         statuses=CASE_STATUSES,
         errors=[],

@@ -69,6 +69,39 @@ def test_panel_marks_overdue(
     assert "terlambat (overdue)" in page(client, f"/cases/{case_id}")
 
 
+def test_list_shows_step_due(client: FlaskClient, head: Persona, case_id: int) -> None:
+    login(client, head)
+    text = page(client, "/")
+    row = text[text.index(f'href="/cases/{case_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<td class="due"><time datetime="2026-12-07T07:00:00+00:00">' in row
+    assert "2026-12-07 14:00 WIB" in row
+    assert "terlambat (overdue)" not in row
+
+
+def test_list_marks_overdue(
+    client: FlaskClient, clock: Clock, head: Persona, case_id: int
+) -> None:
+    login(client, head)
+    clock.now = wib(2026, 12, 7, 15)
+    text = page(client, "/")
+    assert '<span class="badge overdue">terlambat (overdue)</span>' in text
+
+
+def test_list_closed_case_has_no_due(
+    client: FlaskClient, head: Persona, case_id: int
+) -> None:
+    answer = client.post(
+        f"/api/v1/cases/{case_id}/close",
+        json={"resolution": "false_alarm", "reason": "not a fault"},
+        headers=head.headers(),
+    )
+    assert answer.status_code == 200
+    login(client, head)
+    text = page(client, "/")
+    assert '<td class="due">-</td>' in text
+
+
 def test_panel_shows_time_total(
     client: FlaskClient, head: Persona, case_id: int
 ) -> None:
