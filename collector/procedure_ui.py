@@ -141,6 +141,21 @@ RESOLUTION_LABELS = {
     "duplicate": "duplikat (duplicate)",
 }
 STAGE_RESULTS = {"passed": "lulus (passed)", "failed": "gagal (failed)"}
+COMPLAINT_STATUS_LABELS = {
+    "received": "diterima (received)",
+    "assigned": "ditugaskan (assigned)",
+    "followed_up": "ditindaklanjuti (followed up)",
+    "on_agenda": "dalam agenda (on the agenda)",
+    "discussed": "dibahas (discussed)",
+    "closed": "ditutup (closed)",
+}
+
+
+def complaint_status(status: str) -> str:
+    """Return a complaint status for people, Indonesian then English."""
+    return COMPLAINT_STATUS_LABELS.get(status, status)
+
+
 _QUOTED = re.compile(r"'([A-Za-z0-9_.]+)'")
 
 
@@ -848,5 +863,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["working_minutes"] = working_minutes
     app.jinja_env.filters["event_detail"] = event_detail
+    app.jinja_env.filters["complaint_status"] = complaint_status
     app.jinja_env.globals["zone_name"] = zone_name
     app.jinja_env.globals["max_chars"] = template_limits()

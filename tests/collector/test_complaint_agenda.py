@@ -734,7 +734,7 @@ def test_complaint_form_places_on_agenda(
     )
     text = page(client, f"/complaints/{complaint_id}")
     assert answer.status_code == 303
-    assert '<dd class="complaint-status">on_agenda</dd>' in text
+    assert '<dd class="complaint-status">dalam agenda (on the agenda)</dd>' in text
     assert f'<a href="/cases/{case_id}#agenda">Kasus {case_id}</a>' in text
     assert 'class="complaint-waiting"' in text
 

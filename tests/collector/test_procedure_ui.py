@@ -362,8 +362,29 @@ def test_complaint_pages(
     )
     assert advanced.status_code == 303
     text = page(client, location)
-    assert '<dd class="complaint-status">assigned</dd>' in text
+    assert '<dd class="complaint-status">ditugaskan (assigned)</dd>' in text
     assert "Pengaduan" in page(client, "/complaints")
+
+
+def test_complaint_status_labels(
+    client: FlaskClient, unit_user: Persona, head: Persona
+) -> None:
+    token = login(client, unit_user)
+    answer = client.post(
+        "/complaints/new",
+        data={"csrf_token": token, "text": "export too slow", "channel": "head"},
+    )
+    location = answer.headers["Location"]
+    client.post("/logout", data={"csrf_token": token})
+    login(client, head)
+
+    text = page(client, location)
+    listing = page(client, "/complaints")
+
+    assert '<dd class="complaint-status">diterima (received)</dd>' in text
+    assert '<button type="submit">Lanjut: ditugaskan (assigned)</button>' in text
+    assert "<strong>diterima (received)</strong>" in text
+    assert "<td>diterima (received)</td>" in listing
 
 
 def test_notifications_page(
