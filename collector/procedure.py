@@ -521,7 +521,8 @@ def future_problems(
                     Problem(
                         spec.id,
                         f"field {spec.id!r}: {value} is in the future (now is "
-                        f"{local_iso(procedure, now)}); give the time it happened",
+                        f"{local_iso(procedure, now.replace(microsecond=0))}); "
+                        "give the time it happened",
                     )
                 )
         elif spec.type == "date":

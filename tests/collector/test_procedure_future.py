@@ -66,6 +66,16 @@ def test_future_notified_at_refused(
     assert body["field"] == "fields.notified_at"
 
 
+def test_future_refusal_now_in_seconds(
+    client: FlaskClient, clock: Clock, technician: Persona, case_id: int
+) -> None:
+    assert to_coordination(client, technician, case_id).status_code == 200
+    clock.now = clock.now.replace(second=9, microsecond=123456)
+    fields = {**VENDOR_NOTICE, "notified_at": "2026-12-07T15:00:00+07:00"}
+    answer = move(client, technician, case_id, "coordination", fields)
+    assert "(now is 2026-12-07T14:30:09+07:00)" in answer.get_json()["error"]
+
+
 def test_future_notified_at_within_tolerance(
     client: FlaskClient, technician: Persona, case_id: int
 ) -> None:
