@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, selectinload
 from werkzeug.exceptions import BadRequest
 
 from collector.auth import bearer_token, current_user, require_roles
+from collector.complaints import hide_complaints
 from collector.db import get_session
+from collector.errors import error_response
 from collector.ingest import (
     DEFAULT_REOPEN_WINDOW,
     BatchError,
@@ -33,7 +35,7 @@ from collector.models import (
     User,
     utcnow,
 )
-from collector.procedure import can_view
+from collector.procedure import can_view, current_procedure, local_iso
 from collector.tokens import find_agent_token
 
 logger = logging.getLogger(__name__)
@@ -57,17 +59,49 @@ CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 def error(status: int, message: str, field: str | None = None) -> Response:
     """Return a JSON error response naming the bad field, if any."""
-    body: dict[str, Any] = {"error": message}
-    if field is not None:
-        body["field"] = field
-    response = jsonify(body)
-    response.status_code = status
-    return response
+    return error_response(status, message, field)
 
 
 def iso(value: datetime | None) -> str | None:
-    """Render a timestamp as ISO 8601 with its UTC offset."""
-    return value.isoformat() if value is not None else None
+    """Render a timestamp as ISO 8601 in the calendar's zone, with its offset.
+
+    Every time the API returns follows this rule, so a case, its results,
+    its history and its procedure steps read in the same office time.
+    """
+    return local_iso(current_procedure(), value)
+
+
+def _local_detail_times(detail: Any) -> Any:
+    """Return a history entry's detail with the stored times it records in
+    the calendar's zone.
+
+    Keys ending in ``_at`` hold ISO 8601 text, which ingest stores in UTC.
+    Step values under ``fields`` and ``changed`` are left as people entered
+    them.
+    """
+    if isinstance(detail, list):
+        return [_local_detail_times(item) for item in detail]
+    if not isinstance(detail, dict):
+        return detail
+    shown: dict[str, Any] = {}
+    for key, value in detail.items():
+        if key in ("fields", "changed"):
+            shown[key] = value
+        elif key.endswith("_at") and isinstance(value, str):
+            shown[key] = _local_text(value)
+        else:
+            shown[key] = _local_detail_times(value)
+    return shown
+
+
+def _local_text(value: str) -> str:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.utcoffset() is None:
+        return value
+    return iso(parsed) or value
 
 
 def name_filter_problem(value: str, max_chars: int) -> str | None:
@@ -123,13 +157,14 @@ def result_to_json(result: Result) -> dict[str, Any]:
     }
 
 
-def event_to_json(event: CaseEvent) -> dict[str, Any]:
+def event_to_json(event: CaseEvent, detail: dict[str, Any]) -> dict[str, Any]:
+    """Return a history entry with `detail`, the part of its detail shown."""
     return {
         "id": event.id,
         "at": iso(event.at),
         "actor": event.actor,
         "kind": event.kind,
-        "detail": event.detail,
+        "detail": _local_detail_times(detail),
     }
 
 
@@ -410,7 +445,12 @@ def case_detail_json(case: Case) -> dict[str, Any]:
     """Return a case with its results and history, as GET /cases/<id> shows it."""
     body = case_to_json(case)
     body["results"] = [result_to_json(result) for result in case.results]
-    body["events"] = [event_to_json(event) for event in case.events]
+    session = get_session()
+    user = current_user()
+    body["events"] = [
+        event_to_json(event, hide_complaints(session, user, event.detail or {}))
+        for event in case.events
+    ]
     for extension in current_app.extensions.get(DETAIL_EXTENSIONS_KEY, []):
         extension(case, body)
     return body

@@ -23,7 +23,6 @@ from flask import (
     abort,
     flash,
     g,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -37,6 +36,7 @@ from werkzeug.security import check_password_hash
 
 from collector import login_throttle
 from collector.db import get_session
+from collector.errors import error_response
 from collector.models import User, utcnow
 from collector.tokens import find_user_by_token
 
@@ -90,8 +90,7 @@ def _load_user() -> User | None:
 
 def _deny(status: int, message: str) -> Any:
     if is_api_request():
-        response = jsonify({"error": message})
-        response.status_code = status
+        response = error_response(status, message)
         if status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response

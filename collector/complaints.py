@@ -98,6 +98,42 @@ def can_view_complaint(user: User, complaint: Complaint) -> bool:
     return user.role in ("admin", "head", "technician", "viewer")
 
 
+# Keys of case history details that list complaints by id.
+COMPLAINT_ID_KEYS = ("complaints_discussed",)
+
+
+def hide_complaints(
+    session: Session, user: User | None, detail: dict[str, Any]
+) -> dict[str, Any]:
+    """Return a case history detail without the complaint ids `user` may not see.
+
+    Vendors see no complaints and unit users only their unit's, so a
+    vendor's copy loses every complaint id. A key left with no id is dropped.
+    """
+    if not any(key in detail for key in COMPLAINT_ID_KEYS):
+        return detail
+    shown = dict(detail)
+    for key in COMPLAINT_ID_KEYS:
+        ids = shown.pop(key, None)
+        if not isinstance(ids, list) or user is None:
+            continue
+        visible = [
+            complaint_id
+            for complaint_id in ids
+            if _may_see_complaint(session, user, complaint_id)
+        ]
+        if visible:
+            shown[key] = visible
+    return shown
+
+
+def _may_see_complaint(session: Session, user: User, complaint_id: Any) -> bool:
+    if not is_row_id(complaint_id):
+        return False
+    complaint = session.get(Complaint, complaint_id)
+    return complaint is not None and can_view_complaint(user, complaint)
+
+
 def case_visibility(session: Session, user: User) -> Callable[[int], bool] | None:
     """Return the `can_see_case` test of complaint_json for `user`.
 

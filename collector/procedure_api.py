@@ -30,6 +30,7 @@ from collector.complaints import (
     upcoming_agenda,
 )
 from collector.db import get_session
+from collector.errors import error_response
 from collector.ingest import add_event
 from collector.limits import (
     MAX_APPLICATION_CHARS,
@@ -61,12 +62,9 @@ WATCHER_KEY = "pelihara.overdue_watcher"
 
 
 def _refused(problem: TransitionRefused) -> Response:
-    body: dict[str, Any] = {"error": problem.reason, "reasons": problem.reasons}
-    if problem.field:
-        body["field"] = problem.field
-    response = jsonify(body)
-    response.status_code = problem.status
-    return response
+    return error_response(
+        problem.status, problem.reason, problem.field or None, problem.reasons
+    )
 
 
 def _user() -> User:

@@ -25,6 +25,7 @@ from flask import (
 )
 from flask import session as flask_session
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -40,6 +41,7 @@ from collector.complaints import (
     case_visibility,
     complaint_json,
     create_complaint,
+    hide_complaints,
     upcoming_agenda,
 )
 from collector.db import get_session
@@ -51,7 +53,7 @@ from collector.limits import (
     too_long,
 )
 from collector.models import Case, User
-from collector.models.procedure import Complaint, Notification
+from collector.models.procedure import Complaint, Notification, StepRecord
 from collector.procedure import (
     ROLES_CLOSING,
     Procedure,
@@ -241,6 +243,7 @@ def event_detail(event: Any) -> list[tuple[str, str]]:
         detail = event.get("detail") or {}
     else:
         detail = getattr(event, "detail", None) or {}
+    detail = hide_complaints(get_session(), current_user(), detail)
     workflow = current_procedure().workflow
     pairs: list[tuple[str, str]] = []
     for key, value in detail.items():
@@ -443,6 +446,43 @@ def _back(case: Case) -> Response:
     return redirect(url_for("ui.case", case_id=case.id), 303)
 
 
+def _target_button(workflow: Workflow, step: Step, target: str) -> str:
+    """Return the text of the button that completes `step` towards `target`.
+
+    A step that leads back to itself, such as repair after a failed test
+    stage, is a retry, so its button says so instead of moving on.
+    """
+    if target == END:
+        return "Lanjut: Tutup kasus (close case)"
+    if target == step.id:
+        return f"Ulangi: {step.name} (Retry: {step.name_en})"
+    following = workflow.step(target)
+    return f"Lanjut: {following.name} ({following.name_en})"
+
+
+def _previous_attempt_fields(session: Session, record: StepRecord) -> dict[str, Any]:
+    """Return the values of the attempt before `record` at the same step.
+
+    A retry starts a new record with no values, so its form is filled with
+    the previous attempt's values, test stage results included, and people
+    change only what the new attempt changed.
+    """
+    if record.attempt <= 1:
+        return {}
+    previous = session.scalar(
+        select(StepRecord)
+        .where(
+            StepRecord.case_id == record.case_id,
+            StepRecord.step == record.step,
+            StepRecord.round == record.round,
+            StepRecord.attempt == record.attempt - 1,
+        )
+        .order_by(StepRecord.id.desc())
+        .limit(1)
+    )
+    return dict(previous.fields) if previous is not None else {}
+
+
 def procedure_panel(case: Case) -> dict[str, Any]:
     """Return what the case panel template shows for `case` and the user."""
     procedure = current_procedure()
@@ -488,16 +528,12 @@ def procedure_panel(case: Case) -> dict[str, Any]:
         **data,
         "step": step,
         "record_fields": {
+            **(_previous_attempt_fields(session, record) if record else {}),
             **(record.fields if record is not None else {}),
             **(_kept_form(case, step.id) if step is not None else {}),
         },
         "targets": [
-            (
-                target,
-                "Tutup kasus (close case)"
-                if target == END
-                else f"{workflow.step(target).name} ({workflow.step(target).name_en})",
-            )
+            (target, _target_button(workflow, step, target))
             for target in (step.targets if step else ())
         ],
         "assigned_technician": assigned,

@@ -332,3 +332,12 @@ def post(client: FlaskClient, agent: Agent, *results: dict[str, Any]) -> Any:
     return client.post(
         "/api/v1/results", json=agent.batch(*results), headers=agent.headers()
     )
+
+
+def error_body(expected: dict[str, Any]) -> dict[str, Any]:
+    """Return the API's error body for `expected`, `reasons` added as one entry.
+
+    Every API error lists its problems in `reasons`; one problem gives
+    `[error]`.
+    """
+    return {**expected, "reasons": [expected["error"]]}

@@ -15,16 +15,16 @@ from sqlalchemy.orm import Session
 from collector.models import Case, Host, utcnow
 from collector.tokens import create_agent_token, revoke_agent_token
 
-from .conftest import BASE_TIME, Agent, Persona, make_result, minutes, post
+from .conftest import BASE_TIME, Agent, Persona, error_body, make_result, minutes, post
 
 
 def test_api_results_without_token_is_401(client: FlaskClient, agent: Agent) -> None:
     answer = client.post("/api/v1/results", json=agent.batch())
 
     assert answer.status_code == 401
-    assert answer.get_json() == {
-        "error": "missing agent token: send 'Authorization: Bearer <token>'"
-    }
+    assert answer.get_json() == error_body(
+        {"error": "missing agent token: send 'Authorization: Bearer <token>'"}
+    )
 
 
 def test_api_results_unknown_token_is_401(client: FlaskClient, agent: Agent) -> None:
@@ -35,7 +35,7 @@ def test_api_results_unknown_token_is_401(client: FlaskClient, agent: Agent) -> 
     )
 
     assert answer.status_code == 401
-    assert answer.get_json() == {"error": "unknown or revoked agent token"}
+    assert answer.get_json() == error_body({"error": "unknown or revoked agent token"})
 
 
 def test_api_results_revoked_token_is_401(
@@ -47,7 +47,7 @@ def test_api_results_revoked_token_is_401(
     answer = post(client, agent, make_result())
 
     assert answer.status_code == 401
-    assert answer.get_json() == {"error": "unknown or revoked agent token"}
+    assert answer.get_json() == error_body({"error": "unknown or revoked agent token"})
 
 
 def test_api_results_user_token_is_401(
@@ -71,11 +71,13 @@ def test_api_results_other_host_is_403(
     answer = client.post("/api/v1/results", json=batch, headers=agent.headers())
 
     assert answer.status_code == 403
-    assert answer.get_json() == {
-        "error": "agent.host 'db-01' does not match the token's host 'app-01'; "
-        "use the token issued for 'db-01'",
-        "field": "agent.host",
-    }
+    assert answer.get_json() == error_body(
+        {
+            "error": "agent.host 'db-01' does not match the token's host 'app-01'; "
+            "use the token issued for 'db-01'",
+            "field": "agent.host",
+        }
+    )
     assert session.scalars(select(Case)).all() == []
 
 
@@ -174,7 +176,7 @@ def test_api_results_invalid_field_is_422(
     answer = post(client, agent, make_result(**override))
 
     assert answer.status_code == 422
-    assert answer.get_json() == {"error": message, "field": field}
+    assert answer.get_json() == error_body({"error": message, "field": field})
 
 
 def test_api_results_missing_field_is_422(client: FlaskClient, agent: Agent) -> None:
@@ -183,10 +185,12 @@ def test_api_results_missing_field_is_422(client: FlaskClient, agent: Agent) -> 
 
     answer = post(client, agent, result)
 
-    assert answer.get_json() == {
-        "error": "results[0].check: missing; it is required",
-        "field": "results[0].check",
-    }
+    assert answer.get_json() == error_body(
+        {
+            "error": "results[0].check: missing; it is required",
+            "field": "results[0].check",
+        }
+    )
 
 
 def test_api_results_invalid_batch_stores_nothing(
@@ -205,10 +209,12 @@ def test_api_results_invalid_interval_is_422(client: FlaskClient, agent: Agent) 
 
     answer = client.post("/api/v1/results", json=batch, headers=agent.headers())
 
-    assert answer.get_json() == {
-        "error": "agent.interval_seconds: must be positive, got 0",
-        "field": "agent.interval_seconds",
-    }
+    assert answer.get_json() == error_body(
+        {
+            "error": "agent.interval_seconds: must be positive, got 0",
+            "field": "agent.interval_seconds",
+        }
+    )
 
 
 def test_api_results_interval_above_maximum_is_422(
@@ -220,11 +226,13 @@ def test_api_results_interval_above_maximum_is_422(
     answer = client.post("/api/v1/results", json=batch, headers=agent.headers())
 
     assert answer.status_code == 422
-    assert answer.get_json() == {
-        "error": "agent.interval_seconds: must be at most 31622400 (366 days), "
-        "got 1e+308",
-        "field": "agent.interval_seconds",
-    }
+    assert answer.get_json() == error_body(
+        {
+            "error": "agent.interval_seconds: must be at most 31622400 (366 days), "
+            "got 1e+308",
+            "field": "agent.interval_seconds",
+        }
+    )
 
 
 def test_api_results_long_message_is_cut(
@@ -265,8 +273,8 @@ def test_api_cases_lists_newest_first(
     assert first["resolution"] is None
     assert first["recovered_at"] is None
     assert first["closed_at"] is None
-    assert first["last_seen_at"] == "2026-12-04T03:00:00+00:00"
-    assert first["opened_at"].endswith("+00:00")
+    assert first["last_seen_at"] == "2026-12-04T10:00:00+07:00"
+    assert first["opened_at"].endswith("+07:00")
 
 
 def test_api_cases_filters(
@@ -297,10 +305,12 @@ def test_api_cases_invalid_status_is_400(client: FlaskClient, viewer: Persona) -
     answer = client.get("/api/v1/cases?status=done", headers=viewer.headers())
 
     assert answer.status_code == 400
-    assert answer.get_json() == {
-        "error": "invalid status 'done'; expected one of open, closed",
-        "field": "status",
-    }
+    assert answer.get_json() == error_body(
+        {
+            "error": "invalid status 'done'; expected one of open, closed",
+            "field": "status",
+        }
+    )
 
 
 def test_api_case_detail_has_results_and_events(
@@ -324,7 +334,7 @@ def test_api_case_not_found_is_404_json(client: FlaskClient, viewer: Persona) ->
     answer = client.get("/api/v1/cases/999", headers=viewer.headers())
 
     assert answer.status_code == 404
-    assert answer.get_json() == {"error": "case 999 not found"}
+    assert answer.get_json() == error_body({"error": "case 999 not found"})
 
 
 @pytest.mark.parametrize(
@@ -411,7 +421,7 @@ def test_api_case_of_other_unit_is_404(
     answer = client.get(f"/api/v1/cases/{case.id}", headers=unit_user.headers())
 
     assert answer.status_code == 404
-    assert answer.get_json() == {"error": f"case {case.id} not found"}
+    assert answer.get_json() == error_body({"error": f"case {case.id} not found"})
 
 
 def test_api_metrics_count_silent_host(
@@ -457,7 +467,9 @@ def test_api_results_locked_database_is_503(
         blocker.close()
 
     assert answer.status_code == 503
-    assert answer.get_json() == {"error": "database unavailable; retry later"}
+    assert answer.get_json() == error_body(
+        {"error": "database unavailable; retry later"}
+    )
     assert answer.headers["Retry-After"] == "30"
 
 
@@ -465,8 +477,10 @@ def test_api_results_long_value_name_is_422(client: FlaskClient, agent: Agent) -
     answer = post(client, agent, make_result(values={"x" * 101: 1.0}))
 
     assert answer.status_code == 422
-    assert answer.get_json() == {
-        "error": f"results[0].values: value name {'x' * 40!r}... is longer than "
-        "100 characters",
-        "field": "results[0].values",
-    }
+    assert answer.get_json() == error_body(
+        {
+            "error": f"results[0].values: value name {'x' * 40!r}... is longer than "
+            "100 characters",
+            "field": "results[0].values",
+        }
+    )

@@ -7,13 +7,12 @@ import logging
 import pytest
 from flask.testing import FlaskClient
 
-from .conftest import Agent, Persona
+from .conftest import Agent, Persona, error_body
 
 DEEPLY_NESTED = "[" * 100_000
-NESTED_ANSWER = {
-    "error": "the body is not valid JSON: it is nested too deeply",
-    "field": "",
-}
+NESTED_ANSWER = error_body(
+    {"error": "the body is not valid JSON: it is nested too deeply", "field": ""}
+)
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
@@ -80,11 +79,13 @@ def test_json_syntax_error_is_400(client: FlaskClient, agent: Agent) -> None:
     )
 
     assert answer.status_code == 400
-    assert answer.get_json() == {
-        "error": "the body is not valid JSON: Expecting value: line 1 column 11 "
-        "(char 10)",
-        "field": "",
-    }
+    assert answer.get_json() == error_body(
+        {
+            "error": "the body is not valid JSON: Expecting value: line 1 column 11 "
+            "(char 10)",
+            "field": "",
+        }
+    )
 
 
 def test_json_syntax_error_procedure_is_400(
@@ -97,8 +98,10 @@ def test_json_syntax_error_procedure_is_400(
     )
 
     assert answer.status_code == 400
-    assert answer.get_json() == {
-        "error": "the body is not valid JSON: Expecting property name enclosed in "
-        "double quotes: line 1 column 2 (char 1)",
-        "field": "",
-    }
+    assert answer.get_json() == error_body(
+        {
+            "error": "the body is not valid JSON: Expecting property name enclosed in "
+            "double quotes: line 1 column 2 (char 1)",
+            "field": "",
+        }
+    )

@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session
 from collector.ingest import close_case
 from collector.models import Case, utcnow
 
-from .conftest import BASE_TIME, Agent, Persona, login, make_result, minutes, post
+from .conftest import (
+    BASE_TIME,
+    Agent,
+    Persona,
+    error_body,
+    login,
+    make_result,
+    minutes,
+    post,
+)
 
 CHECK = "root-disk"
 
@@ -155,7 +164,7 @@ def test_results_invalid_query_is_400(
     )
 
     assert answer.status_code == 400
-    assert answer.get_json() == {"error": message, "field": field}
+    assert answer.get_json() == error_body({"error": message, "field": field})
 
 
 def test_results_without_login_is_401(client: FlaskClient) -> None:

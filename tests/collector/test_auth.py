@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from collector.app import load_secret_key, secure_cookies_from_environment
 from collector.auth import current_user, require_roles
 
-from .conftest import Persona, csrf_token, login
+from .conftest import Persona, csrf_token, error_body, login
 
 
 @pytest.fixture
@@ -125,9 +125,9 @@ def test_auth_role_denied_with_token(guarded: Flask, technician: Persona) -> Non
     )
 
     assert answer.status_code == 403
-    assert answer.get_json() == {
-        "error": "role 'technician' may not do this; needs one of head, admin"
-    }
+    assert answer.get_json() == error_body(
+        {"error": "role 'technician' may not do this; needs one of head, admin"}
+    )
 
 
 def test_auth_unknown_token_is_401(guarded: Flask) -> None:
@@ -146,7 +146,7 @@ def test_auth_api_with_cookie_needs_csrf(guarded: Flask, head: Persona) -> None:
     with_token = client.post("/api/v1/test-heads-only", headers={"X-CSRFToken": token})
 
     assert without.status_code == 400
-    assert without.get_json() == {"error": "The CSRF token is missing."}
+    assert without.get_json() == error_body({"error": "The CSRF token is missing."})
     assert with_token.status_code == 200
 
 

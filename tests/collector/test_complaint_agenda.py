@@ -316,6 +316,35 @@ def test_meeting_lists_discussed_in_case_history(
     assert transition["detail"]["complaints_discussed"] == [complaint_id]
 
 
+def test_meeting_hides_discussed_from_vendor(
+    client: FlaskClient,
+    clock: Clock,
+    parties: tuple[Persona, Persona, Persona],
+    vendor_user: Persona,
+) -> None:
+    unit_user, head, technician = parties
+    case_id = severe_case(client, head, technician, "coordination")
+    complaint_id = followed_up(client, unit_user, head, technician)
+    ok(place(client, technician, complaint_id))
+    record_meeting(client, clock, head, case_id)
+
+    body = ok(client.get(f"/api/v1/cases/{case_id}", headers=vendor_user.headers()))
+    transition = [
+        event
+        for event in body["events"]
+        if event["kind"] == "transition" and event["detail"]["from"] == "coordination"
+    ][0]
+    assert transition["detail"]["to"] == "vendor_analysis"
+    assert "complaints_discussed" not in transition["detail"]
+    login(client, vendor_user)
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Notulen (Minutes)" in page
+    assert "Pengaduan dibahas" not in page
+    login(client, head)
+    staff_page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Pengaduan dibahas" in staff_page
+
+
 def test_meeting_leaves_other_agenda(
     client: FlaskClient, clock: Clock, parties: tuple[Persona, Persona, Persona]
 ) -> None:

@@ -63,7 +63,7 @@ def test_report_received_in_past(
     assert received["started_at"] == "2026-12-04T14:00:00+07:00"
     # 1 day from Friday 14:00: Friday 120 min, Monday 07:30 + 390 min.
     assert received["due_at"] == "2026-12-07T14:00:00+07:00"
-    assert body["opened_at"] == "2026-12-04T07:00:00+00:00"
+    assert body["opened_at"] == "2026-12-04T14:00:00+07:00"
 
 
 def test_report_received_now_by_default(

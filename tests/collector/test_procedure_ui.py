@@ -20,6 +20,7 @@ from .procedure_support import (
     analysis,
     file_report,
     move,
+    stages,
     start_clock,
     wib,
 )
@@ -475,6 +476,40 @@ def test_form_refused_keeps_test_stages(
     assert "selected" not in stage_select(text, "network_and_units")
 
 
+def test_retry_button_and_prefilled_stages(
+    client: FlaskClient, clock: Clock, head: Persona, technician: Persona, case_id: int
+) -> None:
+    to_repair_and_test(client, clock, head, technician, case_id)
+    failed = stages("failed")
+    retried = move(client, technician, case_id, "repair_and_test", {"tests": failed})
+    assert retried.status_code == 200
+    login(client, technician)
+    text = page(client, f"/cases/{case_id}")
+    assert (
+        '<button type="submit" name="to" value="repair_and_test" class="retry">'
+        "Ulangi: Perbaikan teknis dan uji coba bertahap "
+        "(Retry: Repair and staged tests)</button>"
+    ) in text
+    assert (
+        '<button type="submit" name="to" value="report">'
+        "Lanjut: Laporan hasil perbaikan dan pemeliharaan "
+        "(Repair and maintenance report)</button>"
+    ) in text
+    assert '<option value="passed" selected>' in stage_select(text, "module_and_system")
+    assert '<option value="failed" selected>' in stage_select(text, "evaluation")
+    assert 'value="slow report export"' in text
+    assert '<option value="passed" selected>' in stage_select(text, "network_and_units")
+
+
+def test_first_attempt_stages_empty(
+    client: FlaskClient, clock: Clock, head: Persona, technician: Persona, case_id: int
+) -> None:
+    to_repair_and_test(client, clock, head, technician, case_id)
+    login(client, technician)
+    text = page(client, f"/cases/{case_id}")
+    assert "selected" not in stage_select(text, "evaluation")
+
+
 def test_panel_choice_labels(
     client: FlaskClient, head: Persona, technician: Persona, case_id: int
 ) -> None:
@@ -511,7 +546,8 @@ def history_pairs(app: Flask, case_id: int, kind: str) -> list[list[tuple[str, s
     from collector.models import CaseEvent
     from collector.procedure_ui import event_detail
 
-    with app.app_context(), get_database(app).session() as session:
+    # event_detail hides complaints by the request's user, so it needs a request.
+    with app.test_request_context(), get_database(app).session() as session:
         events = session.scalars(
             select(CaseEvent)
             .where(CaseEvent.case_id == case_id, CaseEvent.kind == kind)

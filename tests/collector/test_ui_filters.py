@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from collector.models import Case
 
-from .conftest import BASE_TIME, Agent, Persona, login, make_result, post
+from .conftest import BASE_TIME, Agent, Persona, error_body, login, make_result, post
 
 
 def _errors(page: str) -> list[str]:
@@ -174,11 +174,13 @@ def test_api_cases_control_character_host_is_400(
     answer = client.get("/api/v1/cases?host=app%0001", headers=viewer.headers())
 
     assert answer.status_code == 400
-    assert answer.get_json() == {
-        "error": "invalid host filter: contains control characters; give a host "
-        "name of at most 255 characters without control characters",
-        "field": "host",
-    }
+    assert answer.get_json() == error_body(
+        {
+            "error": "invalid host filter: contains control characters; give a host "
+            "name of at most 255 characters without control characters",
+            "field": "host",
+        }
+    )
 
 
 def test_api_cases_long_check_is_400(client: FlaskClient, viewer: Persona) -> None:
@@ -194,7 +196,9 @@ def test_api_cases_huge_offset_is_400(client: FlaskClient, viewer: Persona) -> N
     )
 
     assert answer.status_code == 400
-    assert answer.get_json() == {
-        "error": "offset must be 0 to 10000000, got 99999999999999999999",
-        "field": "offset",
-    }
+    assert answer.get_json() == error_body(
+        {
+            "error": "offset must be 0 to 10000000, got 99999999999999999999",
+            "field": "offset",
+        }
+    )
