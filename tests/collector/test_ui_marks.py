@@ -7,7 +7,8 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from .conftest import Persona
-from .procedure_support import Clock, file_report, wib
+from .procedure_support import Clock, file_report, move, stages, wib
+from .test_procedure_ui import to_repair_and_test
 from .test_ui_browser import (  # noqa: F401
     app_config,
     browser_page,
@@ -66,3 +67,28 @@ def test_marks_refusal_has_background(
 
     assert browser_page.locator(".flash.error").count() == 1
     assert _background(browser_page, ".flash.error") != TRANSPARENT
+
+
+def test_marks_retry_button_apart_from_moves(
+    client: FlaskClient,
+    server: str,  # noqa: F811
+    browser_page: Any,  # noqa: F811
+    clock: Clock,  # noqa: F811
+    unit_user: Persona,
+    head: Persona,
+    technician: Persona,
+) -> None:
+    clock.now = wib(2026, 12, 7, 9)
+    case_id = file_report(client, unit_user, wib(2026, 12, 7, 8))["id"]
+    to_repair_and_test(client, clock, head, technician, case_id)
+    failed = {"tests": stages("failed")}
+    assert (
+        move(client, technician, case_id, "repair_and_test", failed).status_code == 200
+    )
+    log_in(browser_page, server, technician)
+
+    browser_page.goto(f"{server}/cases/{case_id}")
+
+    retry = _background(browser_page, "button.retry")
+    forward = _background(browser_page, "button[name=to][value=report]")
+    assert retry != forward
