@@ -15,7 +15,7 @@ import os
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,6 +32,7 @@ from agent.checks.schema import (
     format_value,
     is_null,
     item_node,
+    join_key,
     suggestion,
 )
 from agent.maintenance import read_windows
@@ -59,6 +60,8 @@ AGENT_OPTIONS = (
     Option("spool_max_size", "size", default=64 * 1024 * 1024, minimum=1024 * 1024),
     Option("ca_bundle", "path"),
     Option("batch_size", "int", default=500, minimum=1, maximum=10000),
+    Option("application", "str"),
+    Option("unit", "str"),
 )
 
 # A check interval of more than a year is a typing error. The delivery
@@ -90,6 +93,8 @@ CHECK_OPTIONS = (
     Option("recover_after", "int", default=1, minimum=1, maximum=100),
     Option("open_case_on", "str_list", default=("critical",)),
     Option("depends_on", "str_list", default=()),
+    Option("application", "str"),
+    Option("unit", "str"),
 )
 
 _COMMON_KEYS = [option.key for option in CHECK_OPTIONS]
@@ -99,6 +104,12 @@ _COMMON_KEYS = [option.key for option in CHECK_OPTIONS]
 DEFAULT_TIMEOUT = 30.0
 # The collector stores host names in 255 characters and rejects longer ones.
 MAX_HOST_CHARS = 255
+# The collector stores a case's application and work unit in 200 characters
+# each and rejects a result with a longer one.
+MAX_APPLICATION_CHARS = 200
+MAX_UNIT_CHARS = 200
+_CASE_LABEL_LIMITS = {"application": MAX_APPLICATION_CHARS, "unit": MAX_UNIT_CHARS}
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 _CASE_STATUSES = {
     "warning": Status.WARNING,
@@ -236,7 +247,7 @@ class _Reader(NodeReader):
         return Config(
             source=Path(self.file).absolute(),
             agent=agent,
-            checks=tuple(checks),
+            checks=tuple(_with_agent_defaults(check, agent) for check in checks),
             maintenance=tuple(windows),
         )
 
@@ -252,6 +263,10 @@ class _Reader(NodeReader):
         self.reject_unknown(entries, "agent", [option.key for option in AGENT_OPTIONS])
         # Keys are read one by one, so every bad key of the section is reported.
         values, invalid = self.read_each_option(entries, "agent", AGENT_OPTIONS, node)
+
+        for name in _CASE_LABEL_LIMITS:
+            if name not in invalid:
+                self.read_case_label(entries, "agent", name, values, invalid)
 
         host = values["host"] or socket.gethostname()
         if "host" in entries and len(host) > MAX_HOST_CHARS:
@@ -298,6 +313,8 @@ class _Reader(NodeReader):
             spool_max_bytes=values["spool_max_size"],
             ca_bundle=ca_bundle,
             batch_size=values["batch_size"],
+            application=values["application"],
+            unit=values["unit"],
         )
 
     def read_collector(self, entries: dict, url: str | None) -> str | None:
@@ -477,6 +494,9 @@ class _Reader(NodeReader):
                 "and '-', starting with a letter or digit",
             )
             name_valid = False
+        for label in _CASE_LABEL_LIMITS:
+            if label not in bad_common:
+                self.read_case_label(entries, key, label, values, bad_common)
         category = None
         if kind_module is not None and "category" not in bad_common:
             category = self.read_category(entries, key, values["category"], kind_module)
@@ -529,7 +549,43 @@ class _Reader(NodeReader):
             depends_on=tuple(values["depends_on"]),
             options=options,
             line=node.start_mark.line + 1,
+            application=values["application"],
+            unit=values["unit"],
         )
+
+    def read_case_label(
+        self, entries: dict, key: str, name: str, values: dict, invalid: set[str]
+    ) -> None:
+        """Check an application or unit name and strip its surrounding spaces.
+
+        A name the collector would reject (empty, on several lines or too
+        long) is reported, and `name` is added to `invalid`.
+        """
+        text = values[name]
+        if text is None:
+            return
+        text = text.strip()
+        what = "application" if name == "application" else "work unit"
+        limit = _CASE_LABEL_LIMITS[name]
+        problem = None
+        if not text:
+            problem = f"the {what} name is empty; give a name or remove the key"
+        elif _CONTROL_CHARACTER.search(text):
+            problem = (
+                f"the {what} name contains a line break or another control "
+                "character; write it on one line"
+            )
+        elif len(text) > limit:
+            problem = (
+                f"{len(text)} characters, more than the maximum of {limit} that "
+                f"the collector stores; shorten the {what} name"
+            )
+        if problem is None:
+            values[name] = text
+            return
+        self.issue(entries[name][1], join_key(key, name), problem)
+        values[name] = None
+        invalid.add(name)
 
     def kind_module(self, entries: dict, key: str) -> ModuleType | None:
         if "kind" not in entries:
@@ -692,6 +748,15 @@ def default_spool(environ: Mapping[str, str], euid: int | None) -> Path:
     home = environ.get("HOME")
     base = Path(home) if home else Path.home()
     return base / ".local" / "state" / "pelihara" / "spool"
+
+
+def _with_agent_defaults(check: CheckSpec, agent: AgentSettings) -> CheckSpec:
+    """Return `check` with the agent: section's application and unit filled in."""
+    return replace(
+        check,
+        application=check.application or agent.application,
+        unit=check.unit or agent.unit,
+    )
 
 
 def _declared_name(item: yaml.Node) -> list[str]:

@@ -213,6 +213,8 @@ class Scheduler:
             confirmed=verdict.confirmed,
             suppressed=suppressed,
             open_case_on=spec.open_case_on,
+            application=spec.application,
+            unit=spec.unit,
         )
         _log_result(result, before, verdict.state, first)
         if verdict.state.hard != before.hard:

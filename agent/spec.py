@@ -105,6 +105,9 @@ class CheckSpec:
     depends_on: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     line: int = 0  # line of the entry in the file, for messages
+    # The check's own value, or the agent: section's default once loaded.
+    application: str | None = None
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,9 @@ class AgentSettings:
     spool_max_bytes: int = 64 * 1024 * 1024
     ca_bundle: Path | None = None
     batch_size: int = 500
+    # Defaults for every check that sets no application or unit of its own.
+    application: str | None = None
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,11 +159,17 @@ class Result:
     confirmed: bool = True
     suppressed: str | None = None
     open_case_on: frozenset[Status] = frozenset({Status.CRITICAL})
+    application: str | None = None
+    unit: str | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON object the collector's results API expects."""
-        return {
+        """Return the JSON object the collector's results API expects.
+
+        `application` and `unit` are left out when unset, so the payload
+        of a check without them is the one older collectors know.
+        """
+        payload = {
             "id": self.id,
             "check": self.check,
             "kind": self.kind,
@@ -172,6 +184,11 @@ class Result:
             "suppressed": self.suppressed,
             "open_case_on": sorted(s.name for s in self.open_case_on),
         }
+        if self.application is not None:
+            payload["application"] = self.application
+        if self.unit is not None:
+            payload["unit"] = self.unit
+        return payload
 
 
 #: Names of headers, environment variables and URL query parameters whose

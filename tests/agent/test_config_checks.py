@@ -41,7 +41,7 @@ def test_checks_unknown_key_lists_known_keys(write_config: ConfigWriter) -> None
     assert config_messages(path) == [
         f"{path}:4: checks[0].zzz: unknown key; known keys are name, kind, category, "
         "interval, timeout, retries, retry_interval, recover_after, open_case_on, "
-        "depends_on, warning, critical"
+        "depends_on, application, unit, warning, critical"
     ]
 
 
