@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent.spec import REASONS, Category
+from collector.limits import MAX_APPLICATION_CHARS, MAX_UNIT_CHARS
 from collector.metrics import increment_counters
 from collector.models import (
     HEARTBEAT_CHECK,
@@ -51,6 +52,7 @@ CLOCK_AHEAD_WARNING = timedelta(hours=1)
 RESULT_ID = re.compile(r"^[0-9a-f]{32}$")
 CHECK_NAME = re.compile(r"^[^/\x00-\x1f\x7f]{1,200}$")
 SUPPRESSED = re.compile(r"^(maintenance|depends_on):[^\x00-\x1f\x7f]{1,200}$")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 CATEGORIES = tuple(str(category) for category in Category)
 # Closing a case as one of these means the earlier case was no fault of this
 # check, so a new failure is a new case rather than a reopened one.
@@ -90,6 +92,14 @@ class IncomingResult:
     confirmed: bool
     suppressed: str | None
     open_case_on: frozenset[str]
+    # Filled into a new case and its first step; None when the agent sent none.
+    application: str | None = None
+    unit: str | None = None
+
+    def case_fields(self) -> dict[str, str]:
+        """Return the application and unit this result sets, leaving out unset ones."""
+        fields = {"application": self.application, "unit": self.unit}
+        return {key: value for key, value in fields.items() if value is not None}
 
 
 @dataclass
@@ -212,6 +222,17 @@ def parse_agent(payload: Mapping[str, Any]) -> AgentInfo:
     return AgentInfo(host=host, version=version, interval_seconds=interval)
 
 
+def _case_label(item: Mapping[str, Any], key: str, path: str, limit: int) -> str | None:
+    """Return an optional application or unit name, stripped; None when empty."""
+    value = _string(item, key, path, max_length=limit).strip()
+    if CONTROL_CHARACTER.search(value):
+        raise BatchError(
+            f"{path}.{key}",
+            "contains a line break or another control character; send one line",
+        )
+    return value or None
+
+
 def parse_result(item: Any, index: int) -> IncomingResult:
     """Validate one entry of `results`; unknown keys are ignored."""
     path = f"results[{index}]"
@@ -324,6 +345,8 @@ def parse_result(item: Any, index: int) -> IncomingResult:
         confirmed=confirmed,
         suppressed=suppressed,
         open_case_on=statuses,
+        application=_case_label(item, "application", path, MAX_APPLICATION_CHARS),
+        unit=_case_label(item, "unit", path, MAX_UNIT_CHARS),
     )
 
 
@@ -351,6 +374,15 @@ def set_first_step(session: Session, case: Case, at: datetime) -> None:
     from collector import procedure
 
     procedure.start_case(session, case, at)
+
+
+def fill_first_step(
+    session: Session, case: Case, fields: Mapping[str, str]
+) -> dict[str, str]:
+    """Record the application and unit a case on its first step still lacks."""
+    from collector import procedure
+
+    return procedure.fill_missing_fields(session, case, fields)
 
 
 def set_reopen_step(session: Session, case: Case, at: datetime) -> None:
@@ -410,9 +442,18 @@ def _result_detail(result: Result | None) -> dict[str, Any]:
 
 
 def _repeat(
-    session: Session, case: Case, at: datetime, actor: str, result: Result | None
+    session: Session,
+    case: Case,
+    at: datetime,
+    actor: str,
+    result: Result | None,
+    fields: Mapping[str, str],
 ) -> None:
     detail = _result_detail(result)
+    if fields:
+        filled = fill_first_step(session, case, fields)
+        if filled:
+            detail["filled"] = filled
     if case.recovered_at is not None:
         # Failing again after a recovery: the case is in trouble again.
         detail["after_recovery_at"] = case.recovered_at.isoformat()
@@ -429,6 +470,7 @@ def _repeat_on_winner(
     at: datetime,
     actor: str,
     result: Result | None,
+    fields: Mapping[str, str],
 ) -> Case:
     # Another transaction opened the case between our lookup and our write.
     winner = find_open_case(session, host, check)
@@ -442,7 +484,7 @@ def _repeat_on_winner(
         host.name,
         check.name,
     )
-    _repeat(session, winner, at, actor, result)
+    _repeat(session, winner, at, actor, result, fields)
     return winner
 
 
@@ -454,8 +496,13 @@ def _reopen(
     at: datetime,
     actor: str,
     result: Result | None,
+    fields: Mapping[str, str],
 ) -> bool:
-    """Reopen a closed case; return False when another process opened one."""
+    """Reopen a closed case; return False when another process opened one.
+
+    `fields` fill only the application and unit the case has none of, so
+    values people recorded in the earlier round stay.
+    """
     earlier = {
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
         "resolution": case.resolution,
@@ -472,6 +519,9 @@ def _reopen(
             case.reopen_count += 1
             case.occurrences += 1
             case.last_seen_at = max(case.last_seen_at, at)
+            for key, value in fields.items():
+                if getattr(case, key) is None:
+                    setattr(case, key, value)
             session.flush()
     except IntegrityError:
         return False
@@ -498,17 +548,21 @@ def open_or_repeat_case(
     actor: str,
     reopen_window: timedelta,
     result: Result | None = None,
+    fields: Mapping[str, str] | None = None,
 ) -> tuple[Case, str]:
     """Record a failure of `check`: open, repeat on or reopen its case.
 
     Returns the case and the action taken: "opened", "repeated" or
     "reopened". A case closed as restored within `reopen_window` before `at`
     is reopened. Cases closed as false_alarm or duplicate are never reopened,
-    so a new failure opens a new case.
+    so a new failure opens a new case. `fields` (`application`, `unit`) are
+    set on a new case and its first step. A repeat or a reopening sets only
+    those the case has none of, so it never replaces what a person recorded.
     """
+    fields = dict(fields or {})
     case = find_open_case(session, host, check)
     if case is not None:
-        _repeat(session, case, at, actor, result)
+        _repeat(session, case, at, actor, result, fields)
         return case, "repeated"
 
     closed = _latest_closed_case(session, host, check)
@@ -518,9 +572,10 @@ def open_or_repeat_case(
         and closed.resolution not in NOT_REOPENED_RESOLUTIONS
         and at - closed.closed_at <= reopen_window
     ):
-        if _reopen(session, closed, host, check, at, actor, result):
+        if _reopen(session, closed, host, check, at, actor, result, fields):
             return closed, "reopened"
-        return _repeat_on_winner(session, host, check, at, actor, result), "repeated"
+        winner = _repeat_on_winner(session, host, check, at, actor, result, fields)
+        return winner, "repeated"
 
     try:
         with session.begin_nested():
@@ -529,6 +584,8 @@ def open_or_repeat_case(
                 check=check,
                 source=source,
                 title=title[:500],
+                application=fields.get("application"),
+                unit=fields.get("unit"),
                 status="open",
                 occurrences=1,
                 # The observation time, like last_seen_at and the start of
@@ -540,7 +597,8 @@ def open_or_repeat_case(
             session.add(case)
             session.flush()
     except IntegrityError:
-        return _repeat_on_winner(session, host, check, at, actor, result), "repeated"
+        winner = _repeat_on_winner(session, host, check, at, actor, result, fields)
+        return winner, "repeated"
 
     add_event(session, case, "opened", actor, at, _result_detail(result))
     set_first_step(session, case, at)
@@ -679,6 +737,7 @@ def _apply_case_rules(
             actor=actor,
             reopen_window=reopen_window,
             result=result,
+            fields=incoming.case_fields(),
         )
     if incoming.status == "OK":
         case = find_open_case(session, host, check)

@@ -369,6 +369,39 @@ def _first_fields(procedure: Procedure, case: Case) -> dict[str, Any]:
     }
 
 
+def fill_missing_fields(
+    session: Session,
+    case: Case,
+    values: Mapping[str, str],
+    procedure: Procedure | None = None,
+) -> dict[str, str]:
+    """Record `application` and `unit` from `values` where the case has none.
+
+    Only a case still on the first step takes them, on the case row and on
+    the open record, so the recorded step and the case stay alike. A value
+    that a person typed, kept on the case row by `_copy_to_case`, is never
+    replaced. Return the values recorded.
+    """
+    procedure = procedure or current_procedure()
+    first = procedure.workflow.first
+    record = open_record(session, case)
+    if record is None or record.step != first.id:
+        return {}
+    known = {field.id for field in first.fields}
+    filled: dict[str, str] = {}
+    for key in ("application", "unit"):
+        value = values.get(key)
+        if value is None or getattr(case, key) is not None or key in record.fields:
+            continue
+        setattr(case, key, value)
+        filled[key] = value
+    recorded = {key: value for key, value in filled.items() if key in known}
+    if recorded:
+        # A new dict, so that SQLAlchemy detects the change of the JSON column.
+        record.fields = {**record.fields, **recorded}
+    return filled
+
+
 def start_case(
     session: Session,
     case: Case,

@@ -252,6 +252,9 @@ def event_detail(event: Any) -> list[tuple[str, str]]:
             pairs.append((label, step_label(workflow, value)))
         elif key == "fields" and isinstance(value, Mapping):
             pairs.extend(field_pairs(workflow, detail.get("from"), value))
+        elif key == "filled" and isinstance(value, Mapping):
+            # Values a repeated agent result recorded on the first step.
+            pairs.extend(field_pairs(workflow, workflow.first.id, value))
         elif key == "changed" and isinstance(value, Mapping):
             for name, change in field_pairs_changed(workflow, detail, value):
                 pairs.append((name, change))
