@@ -13,7 +13,11 @@ AGENT_HOST = "e2e-host"
 
 
 def write_checks(folder: Path, collector: Collector) -> Path:
-    """Write a checks.yaml whose backup check fails until a backup exists."""
+    """Write a checks.yaml whose backup check fails until a backup exists.
+
+    The agent: section names the work unit and application of every check,
+    and the backup check replaces the application with its own.
+    """
     config = folder / "checks.yaml"
     config.write_text(
         f"""\
@@ -23,6 +27,8 @@ agent:
   token_file: agent.token
   listen: 127.0.0.1:{free_port()}
   spool: spool
+  application: Pelihara
+  unit: Biro Umum
 checks:
   - name: collector-health
     kind: http
@@ -32,6 +38,7 @@ checks:
   - name: collector-backup
     kind: backup
     category: database
+    application: Pelihara backups
     path: backups/*.db
     max_age: 1d
 """
@@ -59,6 +66,16 @@ def list_cases(collector: Collector, token: str) -> list[dict]:
     return answer.json()["cases"]
 
 
+def get_case(collector: Collector, token: str, case_id: int) -> dict:
+    answer = requests.get(
+        f"{collector.url}/api/v1/cases/{case_id}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
 def test_agent_round_opens_one_case_and_records_recovery(
     tmp_path: Path, collector: Collector
 ) -> None:
@@ -77,6 +94,15 @@ def test_agent_round_opens_one_case_and_records_recovery(
     assert cases[0]["status"] == "open"
     assert cases[0]["occurrences"] == 1
     assert cases[0]["step"] == "received"
+    assert cases[0]["application"] == "Pelihara backups"
+    assert cases[0]["unit"] == "Biro Umum"
+    steps = get_case(collector, viewer_token, cases[0]["id"])["steps"]
+    assert steps[0]["id"] == "received"
+    assert steps[0]["fields"] == {
+        "source": "agent",
+        "application": "Pelihara backups",
+        "unit": "Biro Umum",
+    }
 
     second_round = run_agent_once(config)
     assert second_round.returncode == 1, second_round.stderr
