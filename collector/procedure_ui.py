@@ -24,6 +24,7 @@ from flask import (
     url_for,
 )
 from flask import session as flask_session
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -62,6 +63,7 @@ from collector.procedure import (
 )
 from collector.procedure_ahead import runs_ahead
 from collector.procedure_status import case_procedure_json
+from collector.refusal_text import Names, indonesian
 from collector.workflow import END, Step, Workflow
 from collector.workflow.definition import Field
 
@@ -311,6 +313,26 @@ def _find_field(workflow: Workflow, field_id: str) -> Field | None:
     return None
 
 
+def _field_name(workflow: Workflow, step_id: str | None, token: str) -> str | None:
+    # The name of a field of the step, or of one stage of its staged test
+    # ("tests.evaluation" or "tests.evaluation.notes"), else None.
+    if not step_id or not workflow.has_step(step_id):
+        return None
+    head, _, rest = token.partition(".")
+    spec = next(
+        (item for item in workflow.step(step_id).fields if item.id == head), None
+    )
+    if spec is None:
+        return None
+    if not rest:
+        return f'"{spec.label}"'
+    stage_id = rest.split(".")[0]
+    stage = next((s for s in spec.stages if s.id == stage_id), None)
+    if stage is None:
+        return None
+    return f'"{spec.label} / {stage.name} ({stage.name_en})"'
+
+
 def readable_reason(workflow: Workflow, step_id: str | None, reason: str) -> str:
     """Replace the quoted field and step ids of a refusal with their names.
 
@@ -319,22 +341,15 @@ def readable_reason(workflow: Workflow, step_id: str | None, reason: str) -> str
     the word "field", "step" or "to" is replaced, because a role or user name
     in the same message may equal a field id, as role 'technician' does.
     """
-    step = workflow.step(step_id) if step_id and workflow.has_step(step_id) else None
 
     def name(match: re.Match[str]) -> str:
         token = match.group(1)
         words_before = reason[: match.start()].split()
         word_before = words_before[-1] if words_before else ""
-        head, _, rest = token.partition(".")
-        if step is not None and word_before == "field":
-            spec = next((item for item in step.fields if item.id == head), None)
-            if spec is not None:
-                if not rest:
-                    return f'"{spec.label}"'
-                stage_id = rest.split(".")[0]
-                stage = next((s for s in spec.stages if s.id == stage_id), None)
-                if stage is not None:
-                    return f'"{spec.label} / {stage.name} ({stage.name_en})"'
+        if word_before == "field":
+            field_name = _field_name(workflow, step_id, token)
+            if field_name is not None:
+                return field_name
         if word_before in ("step", "to") and workflow.has_step(token):
             return f'"{step_label(workflow, token)}"'
         return match.group(0)
@@ -342,10 +357,39 @@ def readable_reason(workflow: Workflow, step_id: str | None, reason: str) -> str
     return _QUOTED.sub(name, reason)
 
 
+def reason_names(workflow: Workflow, step_id: str | None) -> Names:
+    """Return how ids are named in the Indonesian text of a refusal.
+
+    Field ids are looked up in step `step_id`. An unknown id stays quoted.
+    """
+
+    def field(token: str) -> str:
+        return _field_name(workflow, step_id, token) or f"'{token}'"
+
+    def step(token: str) -> str:
+        if token == END or workflow.has_step(token):
+            return f'"{step_label(workflow, token)}"'
+        return f"'{token}'"
+
+    return Names(field=field, step=step)
+
+
+def bilingual_reason(workflow: Workflow, step_id: str | None, reason: str) -> Markup:
+    """Render a refusal reason as Indonesian, then the English in a smaller span.
+
+    A reason without an Indonesian translation is shown in English alone.
+    """
+    english = readable_reason(workflow, step_id, reason)
+    translated = indonesian(reason, reason_names(workflow, step_id))
+    if translated is None:
+        return Markup("{}").format(english)
+    return Markup('{} <span class="en">({})</span>').format(translated, english)
+
+
 def _flash_refusal(problem: TransitionRefused, step_id: str | None = None) -> None:
     workflow = current_procedure().workflow
     for reason in problem.reasons:
-        flash(readable_reason(workflow, step_id, reason), "error")
+        flash(bilingual_reason(workflow, step_id, reason), "error")
 
 
 def zone_name() -> str:
@@ -677,8 +721,9 @@ def new_report() -> Any:
         if (message := too_long(key, value, DAMAGE_REPORT_LIMITS[key]))
     ]
     if problems:
+        workflow = current_procedure().workflow
         for message in problems:
-            flash(message, "error")
+            flash(bilingual_reason(workflow, None, message), "error")
         # A value over its limit is not sent back: the form would repeat it.
         short_values = {
             key: value

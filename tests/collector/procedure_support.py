@@ -123,6 +123,22 @@ def move(
     )
 
 
+def to_repair_and_test(
+    client: FlaskClient, clock: Clock, head: Persona, technician: Persona, case_id: int
+) -> None:
+    move(client, head, case_id, "assignment")
+    move(client, head, case_id, "analysis", {"technician": technician.name})
+    clock.now = wib(2026, 12, 8, 10)
+    steps = [
+        ("vendor_notice", analysis("severe")),
+        ("coordination", VENDOR_NOTICE),
+        ("vendor_analysis", COORDINATION),
+        ("repair_and_test", {"root_cause": "export query without index"}),
+    ]
+    for target, fields in steps:
+        assert move(client, technician, case_id, target, fields).status_code == 200
+
+
 def step_of(body: dict[str, Any], step_id: str, attempt: int = 1) -> dict[str, Any]:
     for view in body["steps"]:
         if view["id"] == step_id and view["attempt"] == attempt:

@@ -14,7 +14,6 @@ from collector.procedure_status import run_overdue_check
 
 from .conftest import Persona, login
 from .procedure_support import (
-    COORDINATION,
     VENDOR_NOTICE,
     Clock,
     analysis,
@@ -22,6 +21,7 @@ from .procedure_support import (
     move,
     stages,
     start_clock,
+    to_repair_and_test,
     wib,
 )
 
@@ -436,22 +436,6 @@ def test_form_refused_keeps_values(
 def stage_select(text: str, stage: str) -> str:
     start = text.index(f'<select name="f_tests__{stage}__result">')
     return text[start : text.index("</select>", start)]
-
-
-def to_repair_and_test(
-    client: FlaskClient, clock: Clock, head: Persona, technician: Persona, case_id: int
-) -> None:
-    move(client, head, case_id, "assignment")
-    move(client, head, case_id, "analysis", {"technician": technician.name})
-    clock.now = wib(2026, 12, 8, 10)
-    steps = [
-        ("vendor_notice", analysis("severe")),
-        ("coordination", VENDOR_NOTICE),
-        ("vendor_analysis", COORDINATION),
-        ("repair_and_test", {"root_cause": "export query without index"}),
-    ]
-    for target, fields in steps:
-        assert move(client, technician, case_id, target, fields).status_code == 200
 
 
 def test_form_refused_keeps_test_stages(
