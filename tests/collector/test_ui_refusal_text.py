@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from collector.db import get_database
 from collector.limits import MAX_COMMENT_CHARS
+from collector.refusal_text import Names, indonesian
 from collector.tokens import create_user
 
 from .conftest import Persona, login
@@ -301,3 +302,42 @@ def test_api_comment_too_long_stays_english(
         f"text: {length} characters is longer than the maximum of "
         f"{MAX_COMMENT_CHARS}; shorten it"
     )
+
+
+NAMES = Names(field=lambda token: f"'{token}'", step=lambda token: f"'{token}'")
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        (
+            "complaint 3 is closed; it takes no more steps",
+            "pengaduan 3 sudah ditutup dan tidak dapat berlanjut lagi",
+        ),
+        (
+            "complaint 3 is assigned to 'budi', not 'ani'",
+            "pengaduan 3 ditugaskan kepada 'budi', bukan 'ani'",
+        ),
+        (
+            "role 'unit' may not move a complaint from received; allowed roles: head",
+            "peran 'unit' tidak boleh memindahkan pengaduan berstatus received; "
+            "peran yang boleh: head",
+        ),
+        (
+            "description: 10001 characters is longer than the maximum of 10000; "
+            "shorten it",
+            "description: 10001 karakter melebihi batas 10000 karakter; "
+            "persingkat teksnya",
+        ),
+        (
+            "field 'tests': missing result of stage 'evaluation'",
+            "kolom 'tests': hasil tahap uji evaluation belum diisi",
+        ),
+    ],
+)
+def test_indonesian_complaint_and_report_families(reason: str, expected: str) -> None:
+    assert indonesian(reason, NAMES) == expected
+
+
+def test_indonesian_unknown_reason_is_none() -> None:
+    assert indonesian("the body is not a JSON object", NAMES) is None
