@@ -340,7 +340,9 @@ def test_form_comment_too_long(
     )
 
     assert flashed_errors(client, f"/cases/{case_id}") == [
-        "text: 20001 characters is longer than the maximum of 20000; shorten it"
+        "text: 20001 karakter melebihi batas 20000 karakter; persingkat teksnya "
+        '<span class="en">(text: 20001 characters is longer than the maximum of '
+        "20000; shorten it)</span>"
     ]
     assert event_kinds(client, technician, case_id) == before
 
@@ -376,8 +378,10 @@ def test_form_findings_too_long(
     )
 
     assert flashed_errors(client, f"/cases/{analysis_case}") == [
-        'field "Temuan perangkat keras (Hardware findings)": 20001 characters is '
-        "longer than the maximum of 20000; shorten it"
+        'kolom "Temuan perangkat keras (Hardware findings)": 20001 karakter '
+        "melebihi batas 20000 karakter; persingkat teksnya "
+        '<span class="en">(field "Temuan perangkat keras (Hardware findings)": '
+        "20001 characters is longer than the maximum of 20000; shorten it)</span>"
     ]
     assert case_body(client, technician, analysis_case)["step"] == "analysis"
 
