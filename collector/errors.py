@@ -1,4 +1,4 @@
-"""The one JSON error shape of every API answer with a 4xx or 5xx status."""
+"""The one JSON error shape of every API response with a 4xx or 5xx status."""
 
 from __future__ import annotations
 

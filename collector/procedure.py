@@ -679,8 +679,8 @@ def _check_assignee(
     action: str,
 ) -> None:
     # Once a technician is assigned, other technicians may only read the case
-    # and comment on it; heads and admins keep the rights their roles give
-    # them. `action` completes the refusal, such as "act on step 'analysis'".
+    # and comment on it. Heads and admins keep the rights of their roles.
+    # `action` completes the refusal, such as "act on step 'analysis'".
     if user.role != "technician":
         return
     assigned = assigned_technician(session, procedure, case)

@@ -497,7 +497,7 @@ def _target_button(workflow: Workflow, step: Step, target: str) -> str:
     """Return the text of the button that completes `step` towards `target`.
 
     A step that leads back to itself, such as repair after a failed test
-    stage, is a retry, so its button says so instead of moving on.
+    stage, is a retry, so its button is labelled as a retry, not a move on.
     """
     if target == END:
         return "Lanjut: Tutup kasus (close case)"

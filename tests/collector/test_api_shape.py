@@ -1,4 +1,4 @@
-"""One rule for the times and the error bodies of every JSON answer."""
+"""One rule for the times and the error bodies of every JSON response."""
 
 from __future__ import annotations
 
